@@ -1,0 +1,1 @@
+"""selfimprove: the orchestrator and its edges (CLI, config, worktrees, bundles, reports)."""

@@ -1,0 +1,30 @@
+"""What the base commit looked like when the suite ran: the facts every gate compares against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.core.candidate import Target
+
+
+@dataclass
+class Baseline:
+    """Facts about the base worktree, gathered once per run and shared by every gate.
+
+    ``cache`` lets a gate compute a base-side result once (ruff findings of a file, the
+    mypy error multiset, ...) and reuse it for every candidate of the run.
+    """
+
+    root: Path
+    work_dir: Path
+    test_outcomes: dict[str, str]
+    import_roots: tuple[str, ...]
+    targets: tuple[Target, ...] = ()
+    capture_file: Path | None = None
+    captured_calls: dict[str, int] = field(default_factory=dict)
+    cache: dict[tuple[str, ...], object] = field(default_factory=dict)
+
+    @property
+    def passed_tests(self) -> frozenset[str]:
+        return frozenset(t for t, outcome in self.test_outcomes.items() if outcome == "passed")

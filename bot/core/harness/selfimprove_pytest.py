@@ -1,0 +1,278 @@
+"""pytest plugin the bot loads into the target's own test run (``-p selfimprove_pytest``).
+
+It runs inside the target's interpreter, in a worktree, never in the bot's process, and
+uses only the standard library and pytest's hooks. Its settings come from the JSON file
+named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given there:
+
+* always: the outcome of every test and the ``sys.path`` entries inside the project;
+* ``profile``: cProfile over the test loop, the project's own functions with their times;
+* ``capture``: calls to the target functions, pickled (arguments before and after the
+  call, return value or exception), a seeded reservoir sample capped per function.
+"""
+
+from __future__ import annotations
+
+import base64
+import cProfile
+import functools
+import importlib
+import json
+import os
+import pickle
+import pstats
+import random
+import sys
+
+import pytest
+
+_CONFIG = json.loads(open(os.environ["SELFIMPROVE_HARNESS"]).read())  # noqa: SIM115
+_PROJECT = os.path.realpath(os.getcwd())
+_OUTCOMES = {}
+_REPORT = {"outcomes": _OUTCOMES, "errors": []}
+_PROFILER = cProfile.Profile() if _CONFIG.get("profile") else None
+_RECORDERS = {}
+_UNWRAP = []
+
+
+def _inside_project(path):
+    real = os.path.realpath(path)
+    return real == _PROJECT or real.startswith(_PROJECT + os.sep)
+
+
+def _relative(path):
+    return os.path.relpath(os.path.realpath(path), _PROJECT).replace(os.sep, "/")
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+class _Recorder:
+    """A seeded reservoir of pickled calls to one function."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.calls = []
+        self.seen = 0
+        self.unpicklable = 0
+        self.depth = 0
+        self.rng = random.Random(0)
+
+    def slot(self):
+        """Where the next call goes in the reservoir, or None to skip recording it."""
+        self.seen += 1
+        if len(self.calls) < self.limit:
+            return len(self.calls)
+        pick = self.rng.randrange(self.seen)
+        return pick if pick < self.limit else None
+
+    def store(self, slot, record):
+        if slot >= len(self.calls):
+            self.calls.append(record)
+        else:
+            self.calls[slot] = record
+
+
+def _exception_info(exc):
+    kind = type(exc)
+    return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(exc)}
+
+
+def _wrap(func, recorder):
+    @functools.wraps(func)
+    def recorded(*args, **kwargs):
+        if recorder.depth:  # a recursive call is part of its outermost call
+            return func(*args, **kwargs)
+        slot = recorder.slot()
+        if slot is None:
+            return _call(func, recorder, args, kwargs)
+        try:
+            before = pickle.dumps((args, kwargs), protocol=4)
+        except Exception:
+            recorder.unpicklable += 1
+            return _call(func, recorder, args, kwargs)
+        record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
+        try:
+            result = _call(func, recorder, args, kwargs)
+        except Exception as exc:
+            record["outcome"] = "raise"
+            record["error"] = _exception_info(exc)
+            _finish(recorder, slot, record, args, kwargs)
+            raise
+        try:
+            record["result"] = _b64(pickle.dumps(result, protocol=4))
+        except Exception:
+            recorder.unpicklable += 1
+            return result
+        _finish(recorder, slot, record, args, kwargs)
+        return result
+
+    recorded.__selfimprove_original__ = func
+    return recorded
+
+
+def _call(func, recorder, args, kwargs):
+    recorder.depth += 1
+    try:
+        return func(*args, **kwargs)
+    finally:
+        recorder.depth -= 1
+
+
+def _finish(recorder, slot, record, args, kwargs):
+    try:
+        record["after"] = _b64(pickle.dumps((args, kwargs), protocol=4))
+    except Exception:
+        recorder.unpicklable += 1
+        return
+    recorder.store(slot, record)
+
+
+def _resolve(module_name, qualname):
+    """The object that holds the function, the attribute name, and the function itself."""
+    module = importlib.import_module(module_name)
+    holder = module
+    parts = qualname.split(".")
+    for part in parts[:-1]:
+        holder = getattr(holder, part)
+    func = vars(holder).get(parts[-1]) if isinstance(holder, type) else getattr(holder, parts[-1])
+    return module, holder, parts[-1], func
+
+
+def _install_capture(settings):
+    for target in settings["targets"]:
+        key = f"{target['module']}:{target['qualname']}"
+        try:
+            module, holder, name, func = _resolve(target["module"], target["qualname"])
+        except Exception as exc:
+            _REPORT["errors"].append(f"cannot import {key}: {type(exc).__name__}: {exc}")
+            continue
+        if not callable(func) or not hasattr(func, "__code__"):
+            _REPORT["errors"].append(f"{key} is not a plain function")
+            continue
+        if not _inside_project(getattr(module, "__file__", "") or ""):
+            _REPORT["errors"].append(
+                f"{target['module']} was imported from {module.__file__}, outside the checkout "
+                "being tested (an installed copy shadows it)"
+            )
+            continue
+        recorder = _Recorder(settings.get("limit", 50))
+        _RECORDERS[key] = recorder
+        wrapper = _wrap(func, recorder)
+        setattr(holder, name, wrapper)
+        _UNWRAP.append((holder, name, func))
+        for other in list(sys.modules.values()):  # rebind `from module import func` copies
+            if other is None or other is holder:
+                continue
+            try:
+                names = [k for k, v in vars(other).items() if v is func]
+            except TypeError:
+                continue
+            for alias in names:
+                setattr(other, alias, wrapper)
+                _UNWRAP.append((other, alias, func))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    if _CONFIG.get("capture"):
+        _install_capture(_CONFIG["capture"])
+    if _PROFILER is not None:
+        _PROFILER.enable()
+    try:
+        yield
+    finally:
+        if _PROFILER is not None:
+            _PROFILER.disable()
+        for holder, name, func in reversed(_UNWRAP):
+            setattr(holder, name, func)
+
+
+def pytest_runtest_logreport(report):
+    previous = _OUTCOMES.get(report.nodeid)
+    if report.failed:
+        _OUTCOMES[report.nodeid] = "failed"
+    elif report.skipped and previous != "failed":
+        _OUTCOMES[report.nodeid] = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+    elif report.when == "call" and report.passed and previous is None:
+        _OUTCOMES[report.nodeid] = "passed"
+
+
+def _module_of(filename):
+    real = os.path.realpath(filename)
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and os.path.realpath(path) == real:
+            return name, module
+    return None, None
+
+
+def _profiled_functions():
+    stats = pstats.Stats(_PROFILER)
+    rows = []
+    for (filename, line, funcname), (_cc, calls, own, cumulative, _callers) in stats.stats.items():
+        if not filename or filename.startswith("<") or not _inside_project(filename):
+            continue
+        module_name, module = _module_of(filename)
+        if module is None:
+            continue
+        qualname = _qualname_of(module, funcname, line)
+        if qualname is None:
+            continue
+        rows.append(
+            {
+                "file": _relative(filename),
+                "module": module_name,
+                "qualname": qualname,
+                "line": line,
+                "own_seconds": own,
+                "cumulative_seconds": cumulative,
+                "calls": calls,
+            }
+        )
+    return rows
+
+
+def _qualname_of(module, funcname, line):
+    """The qualified name of a module- or class-level function starting at ``line``."""
+    stack = [module]
+    seen = set()
+    while stack:
+        holder = stack.pop()
+        for value in list(vars(holder).values()):
+            if isinstance(value, type) and value.__module__ == module.__name__ and id(value) not in seen:
+                seen.add(id(value))
+                stack.append(value)
+                continue
+            code = getattr(value, "__code__", None)
+            if code is not None and code.co_name == funcname and code.co_firstlineno == line:
+                qualname = getattr(code, "co_qualname", value.__qualname__)
+                return None if "<locals>" in qualname else qualname
+    return None
+
+
+def _serialise_captures():
+    targets = {}
+    for key, recorder in _RECORDERS.items():
+        module, qualname = key.split(":", 1)
+        targets[key] = {
+            "module": module,
+            "qualname": qualname,
+            "seen": recorder.seen,
+            "unpicklable": recorder.unpicklable,
+            "calls": recorder.calls,
+        }
+    return targets
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _REPORT["exitstatus"] = int(exitstatus)
+    _REPORT["import_roots"] = sorted(
+        {_relative(p) for p in sys.path if p and os.path.isdir(p) and _inside_project(p)}
+    )
+    if _PROFILER is not None:
+        _REPORT["profile"] = _profiled_functions()
+    if _CONFIG.get("capture"):
+        _REPORT["captures"] = _serialise_captures()
+    with open(_CONFIG["report"], "w") as handle:
+        json.dump(_REPORT, handle)

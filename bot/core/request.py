@@ -1,0 +1,77 @@
+"""The Request: everything a run needs to know, built once at the edge and never changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target named by the user: a file relative to the project, optionally one function."""
+
+    path: str
+    function: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.function}" if self.function else self.path
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the performance gate calls a change a real speed-up."""
+
+    min_speedup: float = 1.05
+    min_speedup_fast_call: float = 1.10
+    fast_call_seconds: float = 10e-6
+    p_value: float = 0.01
+    float_rel_tol: float = 1e-9
+    float_abs_tol: float = 1e-12
+    rounds: int = 20
+    sample_seconds: float = 0.01
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time and size limits that keep a run bounded."""
+
+    test_timeout: float = 600.0
+    tool_timeout: float = 300.0
+    replay_timeout: float = 120.0
+    max_targets: int = 5
+    max_captured_calls: int = 50
+    max_diff_lines: int = 200
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to improve, where, and within which limits.
+
+    ``repo_root`` is the git top level; ``project`` is the project's folder relative to it
+    ("." for a whole repository, "examples/demo" for a project inside a monorepo).
+    """
+
+    repo_root: Path
+    project: str
+    base_commit: str
+    interpreter: str
+    test_command: tuple[str, ...]
+    output_dir: Path
+    home: Path
+    method: str = "test-driven"
+    dry_run: bool = True
+    include: tuple[str, ...] = ("**/*.py",)
+    exclude: tuple[str, ...] = ()
+    integration_command: tuple[str, ...] | None = None
+    targets: tuple[TargetSpec, ...] = ()
+    type_paths: tuple[str, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    limits: Limits = field(default_factory=Limits)
+
+    def project_path(self, root: Path) -> Path:
+        """The project's folder inside a checkout rooted at ``root`` (a worktree or the repo)."""
+        return root if self.project == "." else root / self.project
+
+    def repo_relative(self, project_relative: str) -> str:
+        """A project-relative path as a path relative to the repository root (POSIX)."""
+        return project_relative if self.project == "." else f"{self.project}/{project_relative}"

@@ -1,0 +1,150 @@
+"""Shared fixtures: real git repositories in tmp, real worktrees, real gate contexts."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+
+from bot.core.baseline import Baseline
+from bot.core.candidate import Candidate, Target
+from bot.core.diffs import make_diff
+from bot.core.request import Request
+from bot.core.testrun import run_suite
+from bot.core.worktree import Worktrees, apply_diff
+from validators.context import GateContext
+
+
+def commit_files(root: Path, files: dict[str, str], message: str = "base") -> str:
+    """Write ``files`` (path -> text) under ``root``, commit them, return the commit sha."""
+    repo = git.Repo.init(root) if not (root / ".git").exists() else git.Repo(root)
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    repo.git.add("--all")
+    repo.git.commit("-q", "-m", message, "--allow-empty")
+    return repo.head.commit.hexsha
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own SELFIMPROVE_HOME so no state leaks between tests."""
+    home = tmp_path / "selfimprove-home"
+    monkeypatch.setenv("SELFIMPROVE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """Create a git repository in tmp holding ``files`` in one commit."""
+
+    def make(files: dict[str, str], name: str = "repo") -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        commit_files(root, files)
+        return root
+
+    return make
+
+
+def make_request(repo_root: Path, project: str = ".", **overrides: Any) -> Request:
+    """A Request for tests: the running interpreter, pytest, output and home under tmp."""
+    repo = git.Repo(repo_root)
+    base = dict(
+        repo_root=repo_root,
+        project=project,
+        base_commit=repo.head.commit.hexsha,
+        interpreter=sys.executable,
+        test_command=("python", "-m", "pytest", "-q"),
+        output_dir=repo_root.parent / "out",
+        home=repo_root.parent / "selfimprove-home",
+    )
+    base.update(overrides)
+    return Request(**base)  # type: ignore[arg-type]
+
+
+@dataclass
+class GateBench:
+    """A base worktree and a factory of candidate worktrees for one repository."""
+
+    request: Request
+    worktrees: Worktrees
+    baseline: Baseline
+    _count: int = field(default=0)
+
+    def context(
+        self,
+        changes: dict[str, str],
+        target: Target | None = None,
+        rule: str = "test",
+    ) -> GateContext:
+        """Check out a candidate that rewrites ``changes`` (project-relative path -> text)."""
+        diff = ""
+        files = []
+        for rel, new in changes.items():
+            repo_path = self.request.repo_relative(rel)
+            old_path = self.baseline.root / repo_path
+            old = old_path.read_text() if old_path.exists() else ""
+            diff += make_diff(repo_path, old, new)
+            files.append(repo_path)
+        target = target or Target(file=next(iter(changes)), module="m", qualname="f")
+        candidate = Candidate(target, diff, tuple(files), "test-driven", "test", rule, "test")
+        self._count += 1
+        root = self.worktrees.add(f"candidate-{self._count}", self.request.base_commit)
+        apply_diff(root, diff)
+        return GateContext(self.request, candidate, self.baseline, root)
+
+
+@pytest.fixture
+def gate_bench(make_repo: Callable[..., Path]) -> Iterator[Callable[..., GateBench]]:
+    """Factory: ``gate_bench(files, project='.', suite=False, capture=(), **request_overrides)``.
+
+    With ``suite=True`` the base suite is run through the harness, so the baseline has real
+    test outcomes, import roots and (for ``capture`` targets) captured calls.
+    """
+    benches: list[GateBench] = []
+
+    def build(
+        files: dict[str, str],
+        project: str = ".",
+        suite: bool = False,
+        capture: tuple[Target, ...] = (),
+        **overrides: Any,
+    ) -> GateBench:
+        root = make_repo(files, name=f"repo{len(benches)}")
+        request = make_request(root, project, **overrides)
+        trees = Worktrees(root, request.home, f"test-run-{len(benches)}").__enter__()
+        base_root = trees.add("base", request.base_commit)
+        work = request.home / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        baseline = Baseline(root=base_root, work_dir=work, test_outcomes={}, import_roots=())
+        if suite or capture:
+            ran = run_suite(request, base_root, capture=capture)
+            baseline.test_outcomes = ran.outcomes
+            baseline.import_roots = ran.import_roots
+            if capture:
+                capture_file = work / "captures.json"
+                import json
+
+                capture_file.write_text(json.dumps(ran.captures))
+                baseline.capture_file = capture_file
+                baseline.targets = capture
+                baseline.captured_calls = {k: len(v["calls"]) for k, v in ran.captures.items()}
+        bench = GateBench(request, trees, baseline)
+        benches.append(bench)
+        return bench
+
+    yield build
+    for bench in benches:
+        bench.worktrees.close()
+        shutil.rmtree(bench.request.output_dir, ignore_errors=True)
+
+
+__all__ = ["GateBench", "commit_files", "make_request", "replace"]

@@ -1,0 +1,1 @@
+"""The seven gates, one module each, and the cascade that runs them cheapest first."""

@@ -1,0 +1,60 @@
+"""Run the seven gates cheapest first; the first failure stops the cascade."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+from validators import integration, performance, security, style, syntax, types, unit
+from validators.context import GateContext, GateResult, Verdict
+
+GATES: tuple[ModuleType, ...] = (syntax, style, security, types, unit, integration, performance)
+GATE_NAMES: tuple[str, ...] = tuple(g.NAME for g in GATES)
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    results: tuple[GateResult, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return len(self.results) == len(GATES) and all(r.passed for r in self.results)
+
+    @property
+    def stopped_by(self) -> GateResult | None:
+        return next((r for r in self.results if not r.passed), None)
+
+    def result(self, gate: str) -> GateResult | None:
+        return next((r for r in self.results if r.gate == gate), None)
+
+
+def run_gate(gate: ModuleType, ctx: GateContext) -> GateResult:
+    """Run one gate and time it; a gate that crashes fails with the crash as its reason."""
+    began = time.perf_counter()
+    try:
+        verdict: Verdict = gate.check(ctx)
+    except Exception as exc:  # a broken gate must reject, never accept
+        verdict = Verdict(False, f"gate error: {type(exc).__name__}: {exc}")
+    return GateResult(gate.NAME, verdict.passed, time.perf_counter() - began, verdict.reason, verdict.details)
+
+
+def run_cascade(
+    ctx: GateContext,
+    *,
+    gates: Sequence[ModuleType] = GATES,
+    on_gate: Callable[[str, GateResult | None], None] | None = None,
+) -> CascadeResult:
+    """Run ``gates`` in order; ``on_gate(name, None)`` before each, ``on_gate(name, r)`` after."""
+    results: list[GateResult] = []
+    for gate in gates:
+        if on_gate:
+            on_gate(gate.NAME, None)
+        result = run_gate(gate, ctx)
+        results.append(result)
+        if on_gate:
+            on_gate(gate.NAME, result)
+        if not result.passed:
+            break
+    return CascadeResult(tuple(results))

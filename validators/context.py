@@ -1,0 +1,73 @@
+"""The data a gate reads and the verdict it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.baseline import Baseline
+from bot.core.candidate import Candidate
+from bot.core.request import Request
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """One candidate, checked out in its own worktree, next to the base worktree."""
+
+    request: Request
+    candidate: Candidate
+    baseline: Baseline
+    candidate_root: Path
+
+    @property
+    def base_root(self) -> Path:
+        return self.baseline.root
+
+    @property
+    def base_project(self) -> Path:
+        return self.request.project_path(self.baseline.root)
+
+    @property
+    def candidate_project(self) -> Path:
+        return self.request.project_path(self.candidate_root)
+
+    def project_relative(self, repo_path: str) -> str:
+        """A changed file's path (repo-relative) as a path relative to the project folder."""
+        if self.request.project == ".":
+            return repo_path
+        prefix = self.request.project.rstrip("/") + "/"
+        return repo_path[len(prefix) :] if repo_path.startswith(prefix) else repo_path
+
+    @property
+    def changed_python_files(self) -> tuple[str, ...]:
+        """Changed ``.py`` files, relative to the project folder."""
+        return tuple(self.project_relative(f) for f in self.candidate.files if f.endswith(".py"))
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """A gate's verdict, how long it took, and one line a human can act on."""
+
+    gate: str
+    passed: bool
+    seconds: float
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a gate's ``check`` returns; the cascade adds the gate's name and time."""
+
+    passed: bool
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def passed(reason: str, **details: Any) -> Verdict:
+    return Verdict(True, reason, dict(details))
+
+
+def failed(reason: str, **details: Any) -> Verdict:
+    return Verdict(False, reason, dict(details))
