@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 
+from bot.core.evaluation import Evaluation, GateResult
 from validators import integration, performance, security, style, syntax, types, unit
-from validators.context import GateContext, GateResult, Verdict
+from validators.context import GateContext, Verdict
 
 GATES: tuple[ModuleType, ...] = (syntax, style, security, types, unit, integration, performance)
 GATE_NAMES: tuple[str, ...] = tuple(g.NAME for g in GATES)
 
-
-@dataclass(frozen=True)
-class CascadeResult:
-    results: tuple[GateResult, ...]
-
-    @property
-    def accepted(self) -> bool:
-        return len(self.results) == len(GATES) and all(r.passed for r in self.results)
-
-    @property
-    def stopped_by(self) -> GateResult | None:
-        return next((r for r in self.results if not r.passed), None)
-
-    def result(self, gate: str) -> GateResult | None:
-        return next((r for r in self.results if r.gate == gate), None)
+GateListener = Callable[[str, GateResult | None], None]
 
 
 def run_gate(gate: ModuleType, ctx: GateContext) -> GateResult:
@@ -37,15 +23,16 @@ def run_gate(gate: ModuleType, ctx: GateContext) -> GateResult:
         verdict: Verdict = gate.check(ctx)
     except Exception as exc:  # a broken gate must reject, never accept
         verdict = Verdict(False, f"gate error: {type(exc).__name__}: {exc}")
-    return GateResult(gate.NAME, verdict.passed, time.perf_counter() - began, verdict.reason, verdict.details)
+    seconds = time.perf_counter() - began
+    return GateResult(gate.NAME, verdict.passed, seconds, verdict.reason, verdict.details)
 
 
 def run_cascade(
     ctx: GateContext,
     *,
     gates: Sequence[ModuleType] = GATES,
-    on_gate: Callable[[str, GateResult | None], None] | None = None,
-) -> CascadeResult:
+    on_gate: GateListener | None = None,
+) -> Evaluation:
     """Run ``gates`` in order; ``on_gate(name, None)`` before each, ``on_gate(name, r)`` after."""
     results: list[GateResult] = []
     for gate in gates:
@@ -57,4 +44,4 @@ def run_cascade(
             on_gate(gate.NAME, result)
         if not result.passed:
             break
-    return CascadeResult(tuple(results))
+    return Evaluation(ctx.candidate, tuple(results), len(gates))

@@ -8,7 +8,10 @@ from typing import Any
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
+from bot.core.evaluation import GateResult
 from bot.core.request import Request
+
+__all__ = ["GateContext", "GateResult", "Verdict", "failed", "passed"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,6 @@ class GateContext:
     def changed_python_files(self) -> tuple[str, ...]:
         """Changed ``.py`` files, relative to the project folder."""
         return tuple(self.project_relative(f) for f in self.candidate.files if f.endswith(".py"))
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """A gate's verdict, how long it took, and one line a human can act on."""
-
-    gate: str
-    passed: bool
-    seconds: float
-    reason: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

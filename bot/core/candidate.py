@@ -28,7 +28,9 @@ class Target:
 
     @property
     def slug(self) -> str:
-        return f"{self.module.rsplit('.', 1)[-1]}-{self.qualname}".replace(".", "-").replace("_", "-")
+        return f"{self.module.rsplit('.', 1)[-1]}-{self.qualname}".replace(".", "-").replace(
+            "_", "-"
+        )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-import unidiff
+from unidiff.patch import PatchSet
 
 
 def make_diff(path: str, old: str, new: str) -> str:
@@ -24,7 +24,7 @@ def make_diff(path: str, old: str, new: str) -> str:
 def changed_paths(diff: str) -> tuple[str, ...]:
     """The repo-relative paths a diff touches (both sides of a rename)."""
     paths: list[str] = []
-    for patched in unidiff.PatchSet(diff):
+    for patched in PatchSet(diff):
         for raw in (patched.source_file, patched.target_file):
             if raw and raw != "/dev/null":
                 name = raw[2:] if raw[:2] in ("a/", "b/") else raw
@@ -35,4 +35,54 @@ def changed_paths(diff: str) -> tuple[str, ...]:
 
 def changed_line_count(diff: str) -> int:
     """Added plus removed lines: the size a reviewer has to read."""
-    return sum(p.added + p.removed for p in unidiff.PatchSet(diff))
+    return sum(int(p.added) + int(p.removed) for p in PatchSet(diff))
+
+
+def reverse_diff(diff: str) -> str:
+    """The diff that undoes ``diff``: sides, hunk ranges and +/- lines swapped.
+
+    Inside each run of changed lines the removals come first, as in any unified diff; a
+    "no newline at end of file" marker stays with the line it follows.
+    """
+    out: list[str] = []
+    removed: list[str] = []
+    added: list[str] = []
+    last_kind = ""
+    pending_old = ""
+
+    def flush() -> None:
+        out.extend(removed)
+        out.extend(added)
+        removed.clear()
+        added.clear()
+
+    for line in diff.splitlines(keepends=True):
+        if line.startswith("\\"):
+            (added if last_kind == "+" else removed if last_kind == "-" else out).append(line)
+            continue
+        last_kind = ""
+        if line.startswith(("+", "-")) and not line.startswith(("+++ ", "--- ")):
+            last_kind = "-" if line[0] == "+" else "+"
+            (removed if last_kind == "-" else added).append(last_kind + line[1:])
+            continue
+        flush()
+        if line.startswith("diff --git "):
+            _, _, a, b = line.rstrip("\n").split(" ", 3)
+            out.append(f"diff --git a/{b[2:]} b/{a[2:]}\n")
+        elif line.startswith("--- "):
+            pending_old = line[4:]
+        elif line.startswith("+++ "):
+            out.append("--- " + _swap_prefix(line[4:], "a/"))
+            out.append("+++ " + _swap_prefix(pending_old, "b/"))
+        elif line.startswith("@@ "):
+            head, _, tail = line[3:].partition(" @@")
+            old, new = head.split(" ")
+            out.append(f"@@ -{new[1:]} +{old[1:]} @@{tail}")
+        else:
+            out.append(line)
+    flush()
+    return "".join(out)
+
+
+def _swap_prefix(name: str, prefix: str) -> str:
+    return name if name.startswith("/dev/null") else prefix + name[2:]

@@ -67,6 +67,7 @@ class Request:
     type_paths: tuple[str, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
+    warnings: tuple[str, ...] = ()
 
     def project_path(self, root: Path) -> Path:
         """The project's folder inside a checkout rooted at ``root`` (a worktree or the repo)."""

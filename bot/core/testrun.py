@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.core import sandbox
@@ -109,3 +109,19 @@ def import_path_env(import_roots: Sequence[str], project: Path) -> dict[str, str
     """A PYTHONPATH that reproduces the test run's project import roots in ``project``."""
     paths = [str(project / r) if r != "." else str(project) for r in import_roots]
     return {"PYTHONPATH": os.pathsep.join(paths)} if paths else {}
+
+
+def module_name(rel: str, import_roots: Sequence[str]) -> str | None:
+    """The dotted module name of a project file, from the longest import root containing it."""
+    path = PurePosixPath(rel)
+    for root in sorted(import_roots, key=len, reverse=True):
+        try:
+            inner = path if root == "." else path.relative_to(root)
+        except ValueError:
+            continue
+        parts = list(inner.with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(p.isidentifier() for p in parts):
+            return ".".join(parts)
+    return None

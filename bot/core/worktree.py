@@ -103,7 +103,9 @@ def clean_stale(repo_root: Path, home: Path) -> list[Path]:
 def registered_worktrees(repo_root: Path) -> list[Path]:
     """Every worktree git knows of for this repository, the main one first."""
     out = git.Repo(repo_root).git.worktree("list", "--porcelain")
-    return [Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")]
+    return [
+        Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")
+    ]
 
 
 def apply_diff(worktree: Path, diff: str) -> None:

@@ -22,16 +22,18 @@ import pickle
 import pstats
 import random
 import sys
+from typing import Any
 
 import pytest
 
 _CONFIG = json.loads(open(os.environ["SELFIMPROVE_HARNESS"]).read())  # noqa: SIM115
 _PROJECT = os.path.realpath(os.getcwd())
-_OUTCOMES = {}
-_REPORT = {"outcomes": _OUTCOMES, "errors": []}
+_OUTCOMES: dict[str, str] = {}
+_ERRORS: list[str] = []
+_REPORT: dict[str, Any] = {"outcomes": _OUTCOMES, "errors": _ERRORS}
 _PROFILER = cProfile.Profile() if _CONFIG.get("profile") else None
-_RECORDERS = {}
-_UNWRAP = []
+_RECORDERS: dict[str, _Recorder] = {}
+_UNWRAP: list[tuple[Any, str, Any]] = []
 
 
 def _inside_project(path):
@@ -107,7 +109,6 @@ def _wrap(func, recorder):
         _finish(recorder, slot, record, args, kwargs)
         return result
 
-    recorded.__selfimprove_original__ = func
     return recorded
 
 
@@ -145,13 +146,13 @@ def _install_capture(settings):
         try:
             module, holder, name, func = _resolve(target["module"], target["qualname"])
         except Exception as exc:
-            _REPORT["errors"].append(f"cannot import {key}: {type(exc).__name__}: {exc}")
+            _ERRORS.append(f"cannot import {key}: {type(exc).__name__}: {exc}")
             continue
         if not callable(func) or not hasattr(func, "__code__"):
-            _REPORT["errors"].append(f"{key} is not a plain function")
+            _ERRORS.append(f"{key} is not a plain function")
             continue
         if not _inside_project(getattr(module, "__file__", "") or ""):
-            _REPORT["errors"].append(
+            _ERRORS.append(
                 f"{target['module']} was imported from {module.__file__}, outside the checkout "
                 "being tested (an installed copy shadows it)"
             )
@@ -210,7 +211,7 @@ def _module_of(filename):
 def _profiled_functions():
     stats = pstats.Stats(_PROFILER)
     rows = []
-    for (filename, line, funcname), (_cc, calls, own, cumulative, _callers) in stats.stats.items():
+    for (filename, line, funcname), (_cc, calls, own, cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         if not filename or filename.startswith("<") or not _inside_project(filename):
             continue
         module_name, module = _module_of(filename)
@@ -240,7 +241,11 @@ def _qualname_of(module, funcname, line):
     while stack:
         holder = stack.pop()
         for value in list(vars(holder).values()):
-            if isinstance(value, type) and value.__module__ == module.__name__ and id(value) not in seen:
+            if (
+                isinstance(value, type)
+                and value.__module__ == module.__name__
+                and id(value) not in seen
+            ):
                 seen.add(id(value))
                 stack.append(value)
                 continue

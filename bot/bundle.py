@@ -1,0 +1,121 @@
+"""The dry-run delivery: a patch bundle on disk for each accepted change.
+
+For a change ``<id>`` the bundle holds ``<id>.patch`` (``git format-patch`` style, so
+both ``git apply`` and ``git am`` take it on the base commit), ``<id>.reverse.patch``
+(undoes it) and ``<id>.json`` (base commit, provenance, every gate's verdict and time,
+timings with spread). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+from unidiff.patch import PatchSet
+
+from bot import atomic
+from bot.core.diffs import reverse_diff
+from bot.core.evaluation import Evaluation
+from bot.core.request import Request
+from bot.results import Delivered, evaluation_json, timing_json
+
+AUTHOR = "selfimprove <selfimprove@users.noreply.github.com>"
+VERSION = "0.1.0"
+
+
+def format_patch(diff: str, subject: str, body: str, when: datetime) -> str:
+    """An mbox message in ``git format-patch`` layout around a unified diff."""
+    stat = _diffstat(diff)
+    return (
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+        f"From: {AUTHOR}\n"
+        f"Date: {format_datetime(when)}\n"
+        f"Subject: [PATCH] {subject}\n"
+        "\n"
+        f"{body.rstrip()}\n"
+        "---\n"
+        f"{stat}\n"
+        f"{diff}"
+        "-- \n"
+        f"selfimprove {VERSION}\n"
+        "\n"
+    )
+
+
+def _diffstat(diff: str) -> str:
+    patch = PatchSet(diff)
+    width = max((len(p.path) for p in patch), default=0)
+    lines = [f" {p.path:<{width}} | {p.added + p.removed:>3} " for p in patch]
+    added, removed = sum(p.added for p in patch), sum(p.removed for p in patch)
+    files = len(patch)
+    lines.append(
+        f" {files} file{'s' if files != 1 else ''} changed, "
+        f"{added} insertion{'s' if added != 1 else ''}(+), "
+        f"{removed} deletion{'s' if removed != 1 else ''}(-)\n"
+    )
+    return "\n".join(lines)
+
+
+def _subject(evaluation: Evaluation) -> str:
+    candidate = evaluation.candidate
+    return f"perf({candidate.target.module}): {candidate.target.qualname} via {candidate.rule}"
+
+
+def _body(request: Request, evaluation: Evaluation) -> str:
+    candidate = evaluation.candidate
+    perf = timing_json(evaluation)
+    lines = [candidate.description, ""]
+    if perf:
+        lines.append(
+            f"Measured on the calls recorded while the test suite ran: "
+            f"{perf.get('ratio', 0):.2f}x faster "
+            f"(95% CI {perf.get('ci_low', 0):.2f}-{perf.get('ci_high', 0):.2f}x, "
+            f"p={perf.get('p_value', 1):.1g}, {perf.get('calls', 0)} calls, "
+            f"{perf.get('rounds', 0)} interleaved rounds)."
+        )
+    lines.append("Gates: " + ", ".join(f"{r.gate} ok" for r in evaluation.results) + ".")
+    lines += [
+        "",
+        f"Target: {candidate.target.key} ({request.repo_relative(candidate.target.file)})",
+        f"Method: {candidate.method}; generator: {candidate.generator}; rule: {candidate.rule}",
+        f"Base commit: {request.base_commit}",
+        f"Undo with the reverse patch: git apply {candidate.id}.reverse.patch",
+    ]
+    return "\n".join(lines)
+
+
+def write_change(request: Request, evaluation: Evaluation, folder: Path) -> Delivered:
+    """Write the patch, the reverse patch and the metadata of one accepted change."""
+    candidate = evaluation.candidate
+    now = datetime.now(UTC).replace(microsecond=0)
+    subject = _subject(evaluation)
+    patch_text = format_patch(candidate.diff, subject, _body(request, evaluation), now)
+    reverse_text = format_patch(
+        reverse_diff(candidate.diff),
+        f"Revert {subject}",
+        f"Undo {candidate.id}: restores {candidate.target.key} to base {request.base_commit}.",
+        now,
+    )
+    patch = atomic.write_text(folder / f"{candidate.id}.patch", patch_text)
+    reverse = atomic.write_text(folder / f"{candidate.id}.reverse.patch", reverse_text)
+    sha = hashlib.sha256(patch_text.encode()).hexdigest()
+    metadata = {
+        **evaluation_json(evaluation),
+        "project": request.project,
+        "base_commit": request.base_commit,
+        "file": request.repo_relative(candidate.target.file),
+        "files": list(candidate.files),
+        "created": now.isoformat(),
+        "patch": patch.name,
+        "patch_sha256": sha,
+        "reverse_patch": reverse.name,
+        "reverse_patch_sha256": hashlib.sha256(reverse_text.encode()).hexdigest(),
+        "timing": timing_json(evaluation),
+    }
+    meta = atomic.write_text(
+        folder / f"{candidate.id}.json", json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    )
+    return Delivered(evaluation, patch, reverse, meta, sha)

@@ -1,0 +1,119 @@
+"""The ``selfimprove`` command: parse flags, run, print; user mistakes are one sentence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from rich.console import Console
+
+from bot.config import METHODS, Flags, build_request, home_dir, locate
+from bot.core.errors import UserError
+from bot.core.worktree import clean_stale
+from bot.progress import Progress
+from bot.report import print_report
+from bot.run import run
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see 'selfimprove --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="selfimprove",
+        description="Find, prove and bundle small performance improvements to a Python project.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run_cmd = commands.add_parser("run", help="improve a project (use --dry-run for a local run)")
+    run_cmd.add_argument("path", help="the project folder (a git repository or a folder in one)")
+    run_cmd.add_argument(
+        "--dry-run", action="store_true", help="touch no remote: write the bundle to disk only"
+    )
+    run_cmd.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="FILE[:FUNC]",
+        help="improve this file or function (project-relative) instead of the profiled hot spots",
+    )
+    run_cmd.add_argument("--method", choices=METHODS, help="how candidates are made")
+    run_cmd.add_argument(
+        "--json", action="store_true", help="print the result as one JSON document"
+    )
+    run_cmd.add_argument("--out", metavar="DIR", help="where the bundle goes (a folder per run)")
+    run_cmd.add_argument("--max-targets", type=int, metavar="N", help="how many hot functions")
+    run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
+    run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
+    clean = commands.add_parser("clean", help="remove worktrees left behind by a killed run")
+    clean.add_argument("path", nargs="?", default=".", help="a folder in the repository")
+    return parser
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    flags = Flags(
+        path=args.path,
+        dry_run=args.dry_run,
+        targets=tuple(args.target),
+        method=args.method,
+        output_dir=args.out,
+        interpreter=args.interpreter,
+        test_command=args.test_command,
+        max_targets=args.max_targets,
+    )
+    request = build_request(flags)
+    err = Console(stderr=True, highlight=False)
+    progress = Progress(err)
+    if not request.dry_run:
+        progress.note(
+            "GitHub delivery is not available in this version: writing the bundle only "
+            "(as with --dry-run)"
+        )
+    result = run(request, progress)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        print_report(result, Console(highlight=False, soft_wrap=False))
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    checkout = locate(args.path)
+    removed = clean_stale(checkout.repo_root, home_dir())
+    print(f"removed {len(removed)} stale worktree(s)")
+    for path in removed:
+        print(f"  {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``selfimprove`` console script."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = _parser().parse_args(argv)
+        handler = {"run": _run, "clean": _clean}[args.command]
+        return handler(args)
+    except UserError as exc:
+        print(f"selfimprove: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("selfimprove: interrupted; worktrees removed, nothing half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

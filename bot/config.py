@@ -1,0 +1,263 @@
+"""Build the Request once, at the edge: CLI flags plus ``[tool.selfimprove]`` in pyproject.toml.
+
+Every user mistake here (a missing path, a folder outside git, an unknown config key, a
+value of the wrong type) becomes a :class:`UserError` with one sentence naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import git
+
+from bot.core.errors import UserError
+from bot.core.request import Limits, Request, TargetSpec, Thresholds
+
+DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
+DEFAULT_EXCLUDE = (
+    "tests/**",
+    "**/tests/**",
+    "test/**",
+    "**/test_*.py",
+    "test_*.py",
+    "**/*_test.py",
+    "**/conftest.py",
+    "conftest.py",
+    "setup.py",
+    "docs/**",
+)
+METHODS = ("test-driven",)
+T = TypeVar("T")
+_TOP_KEYS = {
+    "include",
+    "exclude",
+    "test-command",
+    "interpreter",
+    "integration-command",
+    "targets",
+    "type-paths",
+    "output-dir",
+    "method",
+    "thresholds",
+    "limits",
+}
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line said; ``None`` means "not given, use config or default"."""
+
+    path: str
+    dry_run: bool = True
+    targets: tuple[str, ...] = ()
+    method: str | None = None
+    output_dir: str | None = None
+    interpreter: str | None = None
+    test_command: str | None = None
+    max_targets: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where the project sits: the repository, the project folder inside it, the base."""
+
+    repo_root: Path
+    project: str
+    base_commit: str
+    dirty: bool
+
+
+def home_dir() -> Path:
+    """The bot's own state folder (worktrees, ledger, default output)."""
+    configured = os.environ.get("SELFIMPROVE_HOME")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser().resolve() / "selfimprove"
+
+
+def locate(path: str) -> Checkout:
+    """Find the git repository holding ``path`` and the project folder inside it."""
+    where = Path(path).expanduser()
+    if not where.exists():
+        raise UserError(f"path does not exist: {path}")
+    if not where.is_dir():
+        raise UserError(f"path is not a folder: {path}")
+    where = where.resolve()
+    try:
+        repo = git.Repo(where, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UserError(f"not a git repository: {path}") from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise UserError(f"not a git working tree: {path}")
+    root = Path(repo.working_tree_dir).resolve()
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:
+        raise UserError(f"the repository at {root} has no commits yet") from None
+    project = where.relative_to(root).as_posix() or "."
+    pathspec = [] if project == "." else [project]
+    dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", "--", *pathspec).strip())
+    return Checkout(root, project, head, dirty)
+
+
+def read_config(project_dir: Path) -> dict[str, Any]:
+    """The ``[tool.selfimprove]`` table of the project's pyproject.toml, checked for typos."""
+    pyproject = project_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {pyproject}: {exc}") from None
+    table = data.get("tool", {}).get("selfimprove", {})
+    if not isinstance(table, dict):
+        raise UserError(f"[tool.selfimprove] in {pyproject} must be a table")
+    for key in table:
+        if key not in _TOP_KEYS:
+            raise UserError(f"unknown key {key!r} in [tool.selfimprove] of {pyproject}")
+    return table
+
+
+def build_request(flags: Flags) -> Request:
+    """Combine flags, project config and defaults into the run's immutable Request."""
+    checkout = locate(flags.path)
+    project_dir = (
+        checkout.repo_root if checkout.project == "." else checkout.repo_root / checkout.project
+    )
+    config = read_config(project_dir)
+    where = f"[tool.selfimprove] of {project_dir / 'pyproject.toml'}"
+    method = flags.method or _string(config, "method", where) or "test-driven"
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    test_command = (
+        _command(flags.test_command, config, "test-command", where) or DEFAULT_TEST_COMMAND
+    )
+    interpreter = flags.interpreter or _string(config, "interpreter", where) or _default_python()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    home = home_dir()
+    out = flags.output_dir or _string(config, "output-dir", where)
+    output_dir = (
+        (project_dir / out if flags.output_dir is None else Path(out).expanduser()).resolve()
+        / run_id
+        if out
+        else home / "runs" / run_id
+    )
+    limits = _dataclass_table(Limits, config.get("limits", {}), f"{where}.limits")
+    if flags.max_targets is not None:
+        if flags.max_targets < 1:
+            raise UserError("--max-targets must be at least 1")
+        limits = dataclasses.replace(limits, max_targets=flags.max_targets)
+    target_texts = flags.targets or tuple(_strings(config, "targets", where))
+    return Request(
+        repo_root=checkout.repo_root,
+        project=checkout.project,
+        base_commit=checkout.base_commit,
+        interpreter=_resolve_interpreter(interpreter),
+        test_command=test_command,
+        output_dir=output_dir,
+        home=home,
+        method=method,
+        dry_run=flags.dry_run,
+        include=tuple(_strings(config, "include", where)) or ("**/*.py",),
+        exclude=DEFAULT_EXCLUDE + tuple(_strings(config, "exclude", where)),
+        integration_command=_command(None, config, "integration-command", where),
+        targets=tuple(parse_target(t) for t in target_texts),
+        type_paths=tuple(_strings(config, "type-paths", where)),
+        thresholds=_dataclass_table(
+            Thresholds, config.get("thresholds", {}), f"{where}.thresholds"
+        ),
+        limits=limits,
+        warnings=(
+            (
+                f"uncommitted changes in {flags.path} are not included: "
+                f"the run uses the last commit, {checkout.base_commit[:12]}",
+            )
+            if checkout.dirty
+            else ()
+        ),
+    )
+
+
+def parse_target(text: str) -> TargetSpec:
+    """``path.py`` or ``path.py:function`` (``Class.method`` allowed)."""
+    path, _, function = text.partition(":")
+    if not path.endswith(".py"):
+        raise UserError(f"a target must name a .py file, optionally with :function, not {text!r}")
+    return TargetSpec(path.strip(), function.strip() or None)
+
+
+def _default_python() -> str:
+    return shutil.which("python") or shutil.which("python3") or sys.executable
+
+
+def _resolve_interpreter(interpreter: str) -> str:
+    found = shutil.which(interpreter)
+    if found is None:
+        raise UserError(f"interpreter not found: {interpreter}")
+    return found
+
+
+def _string(config: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = config.get(key)
+    if value is not None and not isinstance(value, str):
+        raise UserError(f"{key!r} in {where} must be a string")
+    return value
+
+
+def _strings(config: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError(f"{key!r} in {where} must be a list of strings")
+    return value
+
+
+def _command(
+    flag: str | None, config: Mapping[str, Any], key: str, where: str
+) -> tuple[str, ...] | None:
+    value: Any = flag if flag is not None else config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = list(value)
+    else:
+        raise UserError(f"{key!r} in {where} must be a string or a list of strings")
+    if not parts:
+        raise UserError(f"{key!r} in {where} is empty")
+    return tuple(parts)
+
+
+def _dataclass_table(kind: type[T], table: Any, where: str) -> T:
+    """Fill a frozen dataclass from a TOML table with kebab-case keys, checking names/types."""
+    if not isinstance(table, dict):
+        raise UserError(f"{where} must be a table")
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise UserError(f"unknown key {key!r} in {where}")
+        default = getattr(kind(), name)
+        if (
+            isinstance(default, bool)
+            or not isinstance(value, int | float)
+            or isinstance(value, bool)
+        ):
+            raise UserError(f"{key!r} in {where} must be a number")
+        if value <= 0:
+            raise UserError(f"{key!r} in {where} must be positive")
+        values[name] = type(default)(value)
+    return kind(**values)

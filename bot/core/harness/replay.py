@@ -1,0 +1,336 @@
+"""Replay captured calls in the *target's* interpreter: check equivalence and time them.
+
+Run as ``<interpreter> replay.py <capture.json>`` inside one worktree (base or candidate).
+Only this process unpickles captured data (a pickle made by target code may run code);
+the bot reads nothing but the JSON verdicts. Standard library only.
+
+Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
+
+* ``{"cmd": "check", "targets": [key, ...], "rel_tol": r, "abs_tol": a}`` → ``{"targets":
+  {key: {"calls", "ok", "skipped", "verdicts", "mismatches", "reasons", "errors"}}}``;
+  a verdict is true (same outcome and same arguments afterwards), false, or null (the call
+  could not be loaded here).
+* ``{"cmd": "time", "target": key, "loops": L, "calls": [i, ...]}`` → ``{"ns": total}``.
+* ``{"cmd": "quit"}``.
+
+A harness error answers ``{"error": "..."}``. The protocol keeps private copies of fds 0
+and 1; target code sees /dev/null as stdin and stderr as stdout, so it cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import importlib
+import json
+import math
+import os
+import pickle
+import sys
+import time
+import types
+from collections.abc import Callable
+from typing import IO, Any
+
+_REPR = 80
+_MAX_DEPTH = 200
+_MAX_MISMATCHES = 5
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
+_BY_EQUALITY = (  # sets have no order to recurse in; the rest are pickled by reference
+    set,
+    frozenset,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.ModuleType,
+    types.CodeType,
+)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"<unrepresentable {type(value).__name__}: {exc}>"
+    return text if len(text) <= _REPR else text[: _REPR - 3] + "..."
+
+
+def _has_custom_eq(value: Any) -> bool:
+    return getattr(type(value), "__eq__", object.__eq__) is not object.__eq__
+
+
+def _state(value: Any) -> dict[str, Any]:
+    """The attributes that make up a plain object: its ``__dict__`` and its slots."""
+    state: dict[str, Any] = dict(getattr(value, "__dict__", {}) or {})
+    for klass in type(value).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(value, slot):
+                state[slot] = getattr(value, slot)
+    if isinstance(value, BaseException):
+        state["<args>"] = value.args
+    return state
+
+
+class Comparer:
+    """Recursive equality with float tolerance; returns the first difference, or None."""
+
+    def __init__(self, rel_tol: float, abs_tol: float) -> None:
+        self.rel_tol = rel_tol
+        self.abs_tol = abs_tol
+        self.seen: set[tuple[int, int]] = set()
+        self.alive: list[tuple[Any, Any]] = []  # keeps ids in ``seen`` from being reused
+
+    def diff(self, got: Any, want: Any, where: str, depth: int = 0) -> str | None:
+        if got is want:
+            return None
+        if type(got) is not type(want):
+            return f"{where}: {type(got).__name__} {_short(got)} != {type(want).__name__}"
+        if depth > _MAX_DEPTH or (id(got), id(want)) in self.seen:
+            return None
+        self.seen.add((id(got), id(want)))
+        self.alive.append((got, want))
+        if isinstance(got, float):
+            same = (math.isnan(got) and math.isnan(want)) or math.isclose(
+                got, want, rel_tol=self.rel_tol, abs_tol=self.abs_tol
+            )
+            return None if same else f"{where}: {got!r} != {want!r}"
+        if isinstance(got, (list, tuple)):
+            if len(got) != len(want):
+                return f"{where}: length {len(got)} != {len(want)}"
+            for i, item in enumerate(got):
+                found = self.diff(item, want[i], f"{where}[{i}]", depth + 1)
+                if found:
+                    return found
+            return None
+        if isinstance(got, dict):
+            if list(got) != list(want):
+                return f"{where}: keys {_short(list(got))} != {_short(list(want))}"
+            for key in got:
+                found = self.diff(got[key], want[key], f"{where}[{key!r}]", depth + 1)
+                if found:
+                    return found
+            return None
+        if isinstance(got, _BY_EQUALITY):
+            return None if got == want else f"{where}: {_short(got)} != {_short(want)}"
+        if hasattr(got, "tolist") and hasattr(got, "dtype"):  # array-likes (numpy)
+            if str(got.dtype) != str(want.dtype) or getattr(got, "shape", 0) != getattr(
+                want, "shape", 0
+            ):
+                return f"{where}: dtype/shape differ"
+            return self.diff(got.tolist(), want.tolist(), where, depth + 1)
+        if _has_custom_eq(got):
+            return None if _truth(got == want) else f"{where}: {_short(got)} != {_short(want)}"
+        return self.diff(_state(got), _state(want), f"{where}.__dict__", depth + 1)
+
+
+def _truth(result: Any) -> bool:
+    if hasattr(result, "all") and not isinstance(result, bool):
+        return bool(result.all())
+    return bool(result)
+
+
+class Replayer:
+    """The captured calls of every target and the functions they belong to."""
+
+    def __init__(self, captures: dict[str, Any]) -> None:
+        self.captures = captures
+        self.functions: dict[str, Callable[..., Any]] = {}
+
+    def records(self, key: str) -> list[dict[str, Any]]:
+        return list(self.captures.get(key, {}).get("calls", []))
+
+    def function(self, key: str) -> Callable[..., Any]:
+        """Import ``module:qualname``; a method is the plain function in its class dict."""
+        if key not in self.functions:
+            module_name, qualname = key.split(":", 1)
+            holder: Any = importlib.import_module(module_name)
+            parts = qualname.split(".")
+            for part in parts[:-1]:
+                holder = getattr(holder, part)
+            if isinstance(holder, type):
+                func = vars(holder)[parts[-1]]
+                if isinstance(func, staticmethod):
+                    func = func.__func__
+                elif isinstance(func, classmethod):
+                    func = getattr(holder, parts[-1])
+            else:
+                func = getattr(holder, parts[-1])
+            if not callable(func):
+                raise TypeError(f"{key} is not callable")
+            self.functions[key] = func
+        return self.functions[key]
+
+    def check(self, keys: list[str], rel_tol: float, abs_tol: float) -> dict[str, Any]:
+        return {"targets": {key: self._check_one(key, rel_tol, abs_tol) for key in keys}}
+
+    def _check_one(self, key: str, rel_tol: float, abs_tol: float) -> dict[str, Any]:
+        records = self.records(key)
+        verdicts: list[bool | None] = [None] * len(records)
+        reasons: dict[str, str] = {}
+        errors: list[str] = []
+        try:
+            func = self.function(key)
+        except Exception as exc:
+            errors.append(f"cannot load {key}: {type(exc).__name__}: {exc}")
+            return _summary(verdicts, reasons, errors)
+        for index, record in enumerate(records):
+            try:
+                args, kwargs = pickle.loads(base64.b64decode(record["args"]))
+                after = pickle.loads(base64.b64decode(record["after"]))
+                result = None
+                if record["outcome"] == "return":
+                    result = pickle.loads(base64.b64decode(record["result"]))
+            except Exception as exc:
+                reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
+                continue
+            reason = _replay_call(func, args, kwargs, record, result, after, rel_tol, abs_tol)
+            verdicts[index] = reason is None
+            if reason is not None:
+                reasons[str(index)] = reason
+        return _summary(verdicts, reasons, errors)
+
+    def time(self, key: str, loops: int, indices: list[int]) -> dict[str, Any]:
+        """Total ns of ``loops`` runs of each call; a fresh copy of the arguments per run."""
+        func = self.function(key)
+        records = self.records(key)
+        total = 0
+        for index in indices:
+            blob = base64.b64decode(records[index]["args"])
+            fixed: tuple[Any, Any] | None = None
+            for _ in range(loops):
+                args, kwargs = fixed if fixed is not None else pickle.loads(blob)
+                if fixed is None and _immutable((args, tuple(kwargs.values()))):
+                    fixed = (args, kwargs)
+                total += _timed(func, args, kwargs)
+        return {"ns": total}
+
+
+def _immutable(value: Any) -> bool:
+    if isinstance(value, _IMMUTABLE):
+        return True
+    if type(value) in (tuple, frozenset):
+        return all(_immutable(item) for item in value)
+    return False
+
+
+def _timed(func: Callable[..., Any], args: Any, kwargs: Any) -> int:
+    enabled = gc.isenabled()
+    gc.disable()
+    result: Any = None
+    start = time.perf_counter_ns()
+    try:
+        result = func(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # the call raised when it was captured too
+        pass
+    end = time.perf_counter_ns()
+    if enabled:
+        gc.enable()
+    del result
+    return end - start
+
+
+def _exception_type(exc: BaseException) -> str:
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _replay_call(
+    func: Callable[..., Any],
+    args: Any,
+    kwargs: Any,
+    record: dict[str, Any],
+    result: Any,
+    after: Any,
+    rel_tol: float,
+    abs_tol: float,
+) -> str | None:
+    """Why this call behaves differently from its capture, or None when it does not."""
+    comparer = Comparer(rel_tol, abs_tol)
+    try:
+        got = func(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raised = f"{_exception_type(exc)}: {_short(str(exc))}"
+        if record["outcome"] != "raise":
+            return f"raised {raised}, expected a return value"
+        error = record["error"] or {}
+        if _exception_type(exc) != error.get("type") or str(exc) != error.get("message"):
+            return f"raised {raised}, expected {error.get('type')}: {_short(error.get('message'))}"
+    else:
+        if record["outcome"] == "raise":
+            error = record["error"] or {}
+            return f"returned {_short(got)}, expected to raise {error.get('type')}"
+        found = comparer.diff(got, result, "result")
+        if found:
+            return found
+    return comparer.diff((args, kwargs), after, "arguments after the call")
+
+
+def _summary(
+    verdicts: list[bool | None], reasons: dict[str, str], errors: list[str]
+) -> dict[str, Any]:
+    failing = [f"call {i}: {why}" for i, why in reasons.items() if verdicts[int(i)] is False]
+    return {
+        "calls": sum(v is not None for v in verdicts),
+        "ok": sum(v is True for v in verdicts),
+        "skipped": sum(v is None for v in verdicts),
+        "verdicts": verdicts,
+        "mismatches": failing[:_MAX_MISMATCHES],
+        "reasons": reasons,
+        "errors": errors,
+    }
+
+
+def _handle(replayer: Replayer, command: dict[str, Any]) -> dict[str, Any] | None:
+    cmd = command.get("cmd")
+    if cmd == "check":
+        rel_tol = float(command.get("rel_tol", 1e-9))
+        return replayer.check(list(command["targets"]), rel_tol, float(command.get("abs_tol", 0)))
+    if cmd == "time":
+        return replayer.time(command["target"], int(command["loops"]), list(command["calls"]))
+    if cmd == "quit":
+        return None
+    return {"error": f"unknown command {cmd!r}"}
+
+
+def _private_pipes() -> tuple[IO[str], IO[str]]:
+    """Keep fds 0 and 1 for the protocol; target code gets /dev/null and stderr instead."""
+    proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+    sys.stdout = sys.stderr
+    return proto_in, proto_out
+
+
+def main(argv: list[str]) -> int:
+    proto_in, proto_out = _private_pipes()
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    with open(argv[1], encoding="utf-8") as handle:
+        replayer = Replayer(json.load(handle))
+    for line in proto_in:
+        if not line.strip():
+            continue
+        try:
+            answer = _handle(replayer, json.loads(line))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a harness error, or target code calling sys.exit
+            answer = {"error": f"{type(exc).__name__}: {_short(str(exc))}"}
+        if answer is None:
+            break
+        proto_out.write(json.dumps(answer) + "\n")
+        proto_out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,30 @@
+"""The contract between the orchestrator and a method: what a method may use, and return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.baseline import Baseline
+from bot.core.candidate import Candidate
+from bot.core.evaluation import Evaluation
+from bot.core.request import Request
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """Given to a method for one run: the facts, and the one way to prove a candidate.
+
+    ``evaluate`` checks a candidate out in a fresh worktree, runs the gate cascade on it and
+    removes the worktree; ``note`` tells the user something (progress, a skipped target).
+    """
+
+    request: Request
+    baseline: Baseline
+    evaluate: Callable[[Candidate], Evaluation]
+    note: Callable[[str], None]
+
+    def base_source(self, project_relative: str) -> str:
+        """A project file's text at the base commit."""
+        path = self.request.project_path(self.baseline.root) / project_relative
+        return path.read_text()

@@ -1,0 +1,39 @@
+"""The audit trail: one JSON line per candidate decision, in the run folder and the bot's home.
+
+The home copy accumulates across runs; later methods (``auto``) read it to learn which
+methods get accepted where.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.atomic import append_line
+from bot.core.evaluation import Evaluation
+from bot.results import evaluation_json, timing_json
+
+
+def record(
+    paths: tuple[Path, ...], run_id: str, base_commit: str, evaluation: Evaluation, decision: str
+) -> None:
+    """Append the decision about one candidate to every ledger in ``paths``."""
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "base_commit": base_commit,
+        "decision": decision,
+        **evaluation_json(evaluation),
+        "timing": timing_json(evaluation),
+    }
+    line = json.dumps(entry, sort_keys=True)
+    for path in paths:
+        append_line(path, line)
+
+
+def read(path: Path) -> list[dict[str, object]]:
+    """Every decision recorded in a ledger file (missing file: none)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

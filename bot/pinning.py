@@ -1,0 +1,86 @@
+"""The base side of a run: profile the suite, choose targets, and pin their behaviour.
+
+The suite runs twice on the base worktree, both times in a subprocess with the harness
+plugin: once under cProfile (which functions are hot, which tests pass), once recording
+the calls to the chosen targets. Only tests that passed both times are expected to pass
+on a candidate; a red baseline stops the run, since nothing can be proven on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.core.baseline import Baseline
+from bot.core.errors import UserError
+from bot.core.request import Request
+from bot.core.testrun import SuiteRun, run_suite
+from bot.progress import Progress
+from bot.results import TargetReport
+from bot.targets import rank_profiled, resolve_specs
+
+
+def check_green(request: Request, run: SuiteRun) -> None:
+    """Refuse a base commit whose suite does not pass (or does not run at all)."""
+    command = " ".join(request.test_command)
+    if run.completed.timed_out:
+        raise UserError(
+            f"the test suite did not finish within {request.limits.test_timeout:g}s "
+            "on the base commit"
+        )
+    if run.exitstatus == 5 or (run.exitstatus == 0 and not run.outcomes):
+        raise UserError(f"no tests were collected by {command!r} in {request.project}")
+    if run.failed or run.exitstatus != 0:
+        first = sorted(run.failed)[0] if run.failed else run.completed.tail(1)
+        count = len(run.failed)
+        raise UserError(
+            f"the test suite fails on the base commit ({count} failed, first: {first}): "
+            "nothing can be proven on a red baseline"
+        )
+
+
+def prepare(
+    request: Request, base_root: Path, scratch: Path, progress: Progress
+) -> tuple[Baseline, list[TargetReport]]:
+    """Run the base suite, pick targets and capture their calls; return the run's Baseline."""
+    project_dir = request.project_path(base_root)
+    progress.stage("profiling", f"running {' '.join(request.test_command)} under cProfile")
+    profiled = run_suite(request, base_root, profile=not request.targets)
+    check_green(request, profiled)
+    progress.stage(
+        "profiling",
+        f"{len(profiled.passed)} tests pass on the base in {profiled.completed.seconds:.1f}s",
+    )
+    if request.targets:
+        targets = resolve_specs(request, project_dir, profiled.import_roots)
+    else:
+        targets = rank_profiled(request, project_dir, profiled.profile)
+    baseline = Baseline(
+        root=base_root,
+        work_dir=request.home / "cache",
+        test_outcomes=dict(profiled.outcomes),
+        import_roots=profiled.import_roots,
+        targets=tuple(targets),
+    )
+    if not targets:
+        progress.note("no function of the project ran during the test suite")
+        return baseline, []
+    progress.stage("capturing", f"recording calls to {len(targets)} target(s) while the suite runs")
+    captured = run_suite(request, base_root, capture=targets)
+    if captured.errors:
+        raise UserError(f"cannot record calls: {captured.errors[0]}")
+    flaky = sorted(profiled.passed - captured.passed)
+    if flaky:
+        progress.note(f"{len(flaky)} test(s) passed once and failed once on the base: {flaky[0]}")
+        for test in flaky:
+            baseline.test_outcomes[test] = "flaky"
+    capture_file = scratch / "captures.json"
+    capture_file.write_text(json.dumps(captured.captures))
+    baseline.capture_file = capture_file
+    reports = []
+    for target in targets:
+        record = captured.captures.get(target.key, {})
+        calls = len(record.get("calls", ()))
+        baseline.captured_calls[target.key] = calls
+        reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
+    return baseline, reports

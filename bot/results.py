@@ -1,0 +1,116 @@
+"""What a run found and decided: the facts every report (table, JSON, Markdown) is made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.candidate import Target
+from bot.core.evaluation import Evaluation
+from bot.core.request import Request
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """A target and how many calls to it the suite recorded (its behaviour pins)."""
+
+    target: Target
+    captured_calls: int
+    seen_calls: int
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An accepted change as shipped: the bundle files written for it."""
+
+    evaluation: Evaluation
+    patch: Path
+    reverse_patch: Path
+    metadata: Path
+    patch_sha256: str
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, in the order the flow produced it."""
+
+    run_id: str
+    request: Request
+    targets: list[TargetReport] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    delivered: list[Delivered] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bundle_dir: Path | None = None
+    seconds: float = 0.0
+    subprocess_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> list[Evaluation]:
+        return [e for e in self.evaluations if e.accepted]
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as one JSON-ready document (the ``--json`` output)."""
+        return {
+            "run_id": self.run_id,
+            "repository": str(self.request.repo_root),
+            "project": self.request.project,
+            "base_commit": self.request.base_commit,
+            "method": self.request.method,
+            "targets": [
+                {
+                    "target": t.target.key,
+                    "file": t.target.file,
+                    "cumulative_seconds": t.target.cumulative_seconds,
+                    "captured_calls": t.captured_calls,
+                    "seen_calls": t.seen_calls,
+                }
+                for t in self.targets
+            ],
+            "candidates": [evaluation_json(e) for e in self.evaluations],
+            "accepted": [
+                {
+                    "id": d.evaluation.candidate.id,
+                    "target": d.evaluation.candidate.target.key,
+                    "rule": d.evaluation.candidate.rule,
+                    "patch": str(d.patch),
+                    "reverse_patch": str(d.reverse_patch),
+                    "metadata": str(d.metadata),
+                    "patch_sha256": d.patch_sha256,
+                    "timing": timing_json(d.evaluation),
+                }
+                for d in self.delivered
+            ],
+            "bundle_dir": str(self.bundle_dir) if self.bundle_dir else None,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+            "subprocess_seconds": {k: round(v, 3) for k, v in self.subprocess_seconds.items()},
+        }
+
+
+def timing_json(evaluation: Evaluation) -> dict[str, Any]:
+    """Before/after numbers from the performance gate, if it ran."""
+    perf = evaluation.result("performance")
+    return dict(perf.details) if perf else {}
+
+
+def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
+    """One candidate's provenance and every gate verdict it collected."""
+    candidate = evaluation.candidate
+    stopped = evaluation.stopped_by
+    return {
+        "id": candidate.id,
+        "target": candidate.target.key,
+        "method": candidate.method,
+        "generator": candidate.generator,
+        "rule": candidate.rule,
+        "description": candidate.description,
+        "diff_sha256": candidate.diff_sha256,
+        "accepted": evaluation.accepted,
+        "stopped_by": stopped.gate if stopped else None,
+        "reason": stopped.reason if stopped else None,
+        "gates": [
+            {"gate": r.gate, "passed": r.passed, "seconds": round(r.seconds, 3), "reason": r.reason}
+            for r in evaluation.results
+        ],
+    }

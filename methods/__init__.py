@@ -1,0 +1,1 @@
+"""How candidates are made and searched: one module per method; generators under codemods/."""
