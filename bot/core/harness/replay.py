@@ -36,14 +36,14 @@ _REPR = 80
 _MAX_DEPTH = 200
 _MAX_MISMATCHES = 5
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
-_BY_EQUALITY = (  # sets have no order to recurse in; the rest are pickled by reference
+# Sets have no order to recurse in; functions, classes and modules are pickled by reference.
+_BY_EQUALITY = (
     set,
     frozenset,
     type,
     types.FunctionType,
     types.BuiltinFunctionType,
     types.ModuleType,
-    types.CodeType,
 )
 
 
@@ -86,7 +86,9 @@ class Comparer:
             return None
         if type(got) is not type(want):
             return f"{where}: {type(got).__name__} {_short(got)} != {type(want).__name__}"
-        if depth > _MAX_DEPTH or (id(got), id(want)) in self.seen:
+        if depth > _MAX_DEPTH:
+            return f"{where}: nested too deeply to compare"
+        if (id(got), id(want)) in self.seen:  # a cycle, or a shared object compared before
             return None
         self.seen.add((id(got), id(want)))
         self.alive.append((got, want))
@@ -184,7 +186,12 @@ class Replayer:
             except Exception as exc:
                 reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
                 continue
-            reason = _replay_call(func, args, kwargs, record, result, after, rel_tol, abs_tol)
+            try:
+                reason = _replay_call(func, args, kwargs, record, result, after, rel_tol, abs_tol)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a custom __eq__ that raises, say
+                reason = f"comparing the outcome raised {type(exc).__name__}: {_short(str(exc))}"
             verdicts[index] = reason is None
             if reason is not None:
                 reasons[str(index)] = reason
@@ -267,7 +274,18 @@ def _replay_call(
         found = comparer.diff(got, result, "result")
         if found:
             return found
-    return comparer.diff((args, kwargs), after, "arguments after the call")
+    after_args, after_kwargs = after
+    if len(args) != len(after_args) or list(kwargs) != list(after_kwargs):
+        return "the arguments after the call differ in number"
+    for index, arg in enumerate(args):
+        found = comparer.diff(arg, after_args[index], f"argument {index} after the call")
+        if found:
+            return found
+    for name, value in kwargs.items():
+        found = comparer.diff(value, after_kwargs[name], f"argument {name} after the call")
+        if found:
+            return found
+    return None
 
 
 def _summary(

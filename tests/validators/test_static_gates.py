@@ -1,0 +1,423 @@
+"""Gates 1-4 against a real repository, real worktrees and real ruff, bandit and mypy runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core import sandbox
+from bot.core.candidate import Candidate, Target
+from bot.core.diffs import make_diff
+from bot.core.request import Limits
+from tests.conftest import GateBench
+from validators import security, style, syntax, types
+from validators.context import GateContext
+from validators.findings import Finding, new_findings
+from validators.paths import project_relative
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "0.1.0"
+
+[tool.ruff]
+line-length = 100
+target-version = "py311"
+
+[tool.ruff.lint]
+select = ["E", "F", "I"]
+
+[tool.ruff.lint.per-file-ignores]
+# the project silences ruff's security rules here; bandit still looks
+"src/pkg/shell.py" = ["S"]
+
+[tool.mypy]
+ignore_missing_imports = true
+"""
+
+MOD = '''\
+"""Arithmetic helpers."""
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def total(values: list[int]) -> int:
+    result = 0
+    for value in values:
+        result = add(result, value)
+    return result
+'''
+
+APP = '''\
+"""Uses the helpers, so a changed signature in mod.py breaks this file."""
+
+from pkg.mod import add
+
+
+def three() -> int:
+    return add(1, 2)
+'''
+
+# Already has a lint finding (F401), a format finding, a security finding (eval) and a type
+# error on the base: the baseline rule must let a candidate touch it without fixing them.
+LEGACY = """\
+import os
+
+
+def parse(text: str) -> int:
+    return eval(text)
+
+
+def broken() -> int:
+    return "not an int"
+
+
+LIMITS = [1,2,3]
+"""
+
+LEGACY_TOUCHED = LEGACY.replace(
+    "def parse(", "def double(value: int) -> int:\n    return value * 2\n\n\ndef parse("
+)
+
+SHELL = '''\
+"""Shell helpers."""
+
+
+def quote(text: str) -> str:
+    return "'" + text + "'"
+'''
+
+FILES = {
+    "README.md": "outside the project\n",
+    "proj/pyproject.toml": PYPROJECT,
+    "proj/src/pkg/__init__.py": "",
+    "proj/src/pkg/mod.py": MOD,
+    "proj/src/pkg/app.py": APP,
+    "proj/src/pkg/legacy.py": LEGACY,
+    "proj/src/pkg/shell.py": SHELL,
+}
+
+GOOD_MOD = MOD.replace(
+    "    result = 0\n    for value in values:\n        result = add(result, value)\n"
+    "    return result\n",
+    "    return sum(values)\n",
+)
+
+Bench = Callable[..., GateBench]
+
+
+@pytest.fixture
+def bench(gate_bench: Bench) -> GateBench:
+    return gate_bench(FILES, project="proj")
+
+
+def hand_made(bench: GateBench, diff: str, files: tuple[str, ...]) -> GateContext:
+    """A candidate built by hand (no worktree): for diffs git itself would refuse to apply."""
+    target = Target(file="src/pkg/mod.py", module="pkg.mod", qualname="add")
+    candidate = Candidate(target, diff, files, "test-driven", "test", "hand", "hand-made")
+    return GateContext(bench.request, candidate, bench.baseline, bench.baseline.root)
+
+
+@pytest.fixture
+def tool_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Path]]]:
+    """Every sandboxed tool run as (kind, cwd); the real subprocess still runs."""
+    calls: list[tuple[str, Path]] = []
+    real_run = sandbox.run
+
+    def spy(argv: Any, cwd: Path, **kwargs: Any) -> sandbox.Completed:
+        calls.append((kwargs["kind"], Path(cwd)))
+        return real_run(argv, cwd, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run", spy)
+    yield calls
+
+
+# --- a good candidate and the baseline rule -------------------------------------------------
+
+
+def test_good_candidate_passes_all_four_gates(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/mod.py": GOOD_MOD})
+    for gate in (syntax, style, security, types):
+        verdict = gate.check(ctx)
+        assert verdict.passed, (gate.NAME, verdict.reason)
+
+
+def test_preexisting_findings_do_not_block_a_candidate_that_adds_none(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/legacy.py": LEGACY_TOUCHED})
+    for gate in (style, security, types):
+        verdict = gate.check(ctx)
+        assert verdict.passed, (gate.NAME, verdict.reason)
+
+    # not vacuous: the base really had these findings, and the candidate still has them
+    def base(*key: str) -> list[tuple[str, str]]:
+        found = bench.baseline.cache[key]
+        assert isinstance(found, tuple)
+        return [(f.file, f.rule) for f in found if isinstance(f, Finding)]
+
+    legacy = "src/pkg/legacy.py"
+    assert base("style", "ruff-check", legacy) == [(legacy, "F401")]
+    assert base("style", "ruff-format", legacy) == [(legacy, "format")]
+    assert base("security", "ruff-S", legacy) == [(legacy, "S307")]
+    assert base("security", "bandit", legacy) == [(legacy, "B307")]
+    assert base("types", "mypy", "src/pkg") == [(legacy, "return-value")]
+
+
+def test_base_results_are_cached_per_run(bench: GateBench, tool_calls: list[Any]) -> None:
+    first = bench.context({"src/pkg/mod.py": GOOD_MOD})
+    for gate in (style, security, types):
+        assert gate.check(first).passed
+    base_runs = [kind for kind, cwd in tool_calls if cwd == first.base_project]
+    assert sorted(set(base_runs)) == ["bandit", "mypy", "ruff"]
+
+    tool_calls.clear()
+    second = bench.context({"src/pkg/mod.py": GOOD_MOD.replace("Arithmetic", "Integer")})
+    for gate in (style, security, types):
+        assert gate.check(second).passed
+    assert [kind for kind, cwd in tool_calls if cwd == second.base_project] == []
+    assert {kind for kind, cwd in tool_calls if cwd == second.candidate_project} == {
+        "ruff",
+        "bandit",
+        "mypy",
+    }
+
+
+# --- gate 1: syntax -------------------------------------------------------------------------
+
+
+def test_syntax_rejects_a_file_that_does_not_parse(bench: GateBench) -> None:
+    ctx = bench.context(
+        {"src/pkg/mod.py": MOD.replace("-> int:\n    return a", "-> int\n    return a")}
+    )
+    verdict = syntax.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason.startswith("src/pkg/mod.py:4: SyntaxError: ")
+    assert verdict.details["errors"][0]["file"] == "src/pkg/mod.py"
+
+
+def test_syntax_fails_when_the_target_interpreter_cannot_run(gate_bench: Bench) -> None:
+    bench = gate_bench(FILES, project="proj", interpreter="/nonexistent/python3")
+    verdict = syntax.check(bench.context({"src/pkg/mod.py": GOOD_MOD}))
+    assert not verdict.passed
+    assert "/nonexistent/python3" in verdict.reason
+
+
+# --- gate 2: style --------------------------------------------------------------------------
+
+
+def test_style_rejects_a_new_lint_finding(bench: GateBench) -> None:
+    with_import = MOD.replace('helpers."""\n', 'helpers."""\n\nimport os\n')
+    ctx = bench.context({"src/pkg/mod.py": with_import})
+    verdict = style.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason == (
+        "1 new style finding, first: src/pkg/mod.py:3 F401 `os` imported but unused"
+    )
+
+
+def test_style_rejects_a_file_that_is_no_longer_formatted(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/mod.py": MOD.replace("return a + b", "return (a+b)")})
+    verdict = style.check(ctx)
+    assert not verdict.passed
+    assert "src/pkg/mod.py format would be reformatted by ruff format" in verdict.reason
+
+
+def test_style_fails_when_ruff_cannot_read_the_project_config(gate_bench: Bench) -> None:
+    broken = {
+        **FILES,
+        "proj/pyproject.toml": PYPROJECT.replace("line-length = 100", 'line-length = "x"'),
+    }
+    bench = gate_bench(broken, project="proj")
+    verdict = style.check(bench.context({"src/pkg/mod.py": GOOD_MOD}))
+    assert not verdict.passed
+    assert verdict.reason.startswith("ruff exited with code 2")
+    assert verdict.reason.endswith("(on the base)")
+
+
+def test_a_tool_timeout_fails_the_gate(gate_bench: Bench) -> None:
+    bench = gate_bench(FILES, project="proj", limits=Limits(tool_timeout=0.001))
+    ctx = bench.context({"src/pkg/mod.py": GOOD_MOD})
+    for gate in (style, security, types):
+        verdict = gate.check(ctx)
+        assert not verdict.passed
+        assert "timed out after 0.001 s" in verdict.reason
+
+
+# --- gate 3: security -----------------------------------------------------------------------
+
+
+def test_security_rejects_shell_true_found_by_ruff_and_bandit(bench: GateBench) -> None:
+    code = MOD + "\n\ndef run(command: str) -> None:\n    subprocess.run(command, shell=True)\n"
+    ctx = bench.context({"src/pkg/mod.py": "import subprocess\n\n" + code})
+    verdict = security.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason.startswith("3 new security findings, first: src/pkg/mod.py:")
+    assert [f.split()[1] for f in verdict.details["ruff"]] == ["S602"]
+    assert [f.split()[1] for f in verdict.details["bandit"]] == ["B404", "B602"]
+
+
+def test_security_rejects_eval(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/mod.py": MOD.replace("return a + b", "return eval(f'{a}+{b}')")})
+    verdict = security.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason.startswith("2 new security findings, first: src/pkg/mod.py:5 S307")
+    assert [f.split()[1] for f in verdict.details["bandit"]] == ["B307"]
+
+
+def test_bandit_alone_catches_what_the_project_silenced_in_ruff(bench: GateBench) -> None:
+    new_shell = (
+        "import subprocess\n\n"
+        + SHELL
+        + ("\n\ndef run(command: str) -> None:\n    subprocess.run(command, shell=True)\n")
+    )
+    verdict = security.check(bench.context({"src/pkg/shell.py": new_shell}))
+    assert not verdict.passed
+    assert verdict.details["ruff"] == []
+    assert verdict.reason.startswith("2 new security findings, first: src/pkg/shell.py:1 B404")
+
+
+def test_bandit_reads_the_projects_own_config(gate_bench: Bench) -> None:
+    config = PYPROJECT + '\n[tool.bandit]\nskips = ["B404"]\n'
+    bench = gate_bench({**FILES, "proj/pyproject.toml": config}, project="proj")
+    ctx = bench.context({"src/pkg/shell.py": "import subprocess\n\n" + SHELL})
+    verdict = security.check(ctx)
+    assert verdict.passed, verdict.reason
+
+
+def test_asserts_in_new_tests_are_not_security_findings(gate_bench: Bench) -> None:
+    files = {**FILES, "proj/tests/test_mod.py": "def test_nothing() -> None:\n    pass\n"}
+    bench = gate_bench(files, project="proj")
+    test = "from pkg.mod import add\n\n\ndef test_add() -> None:\n    assert add(1, 2) == 3\n"
+    assert security.check(bench.context({"tests/test_mod.py": test})).passed
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("proj/../outside.py", "proj/../outside.py is outside the project folder proj/"),
+        ("README.md", "README.md is outside the project folder proj/"),
+        ("/etc/passwd", "/etc/passwd is outside the project folder proj/"),
+        (".github/workflows/ci.yml", ".github/workflows/ci.yml is a CI workflow or action file"),
+        ("proj/.git/hooks/pre-commit", "proj/.git/hooks/pre-commit is inside git's own folder"),
+    ],
+)
+def test_security_rejects_paths_outside_policy(bench: GateBench, path: str, words: str) -> None:
+    ctx = hand_made(bench, make_diff(path, "old\n", "new\n"), (path,))
+    verdict = security.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason == f"diff policy: {words}"
+
+
+def test_security_reads_paths_from_the_diff_not_only_the_file_list(bench: GateBench) -> None:
+    diff = make_diff("proj/src/pkg/mod.py", MOD, GOOD_MOD) + make_diff("setup.py", "a\n", "b\n")
+    verdict = security.check(hand_made(bench, diff, ("proj/src/pkg/mod.py",)))
+    assert verdict.reason == "diff policy: setup.py is outside the project folder proj/"
+
+
+def test_security_rejects_a_symbolic_link(bench: GateBench) -> None:
+    diff = (
+        "diff --git a/proj/link.py b/proj/link.py\nnew file mode 120000\n"
+        "--- /dev/null\n+++ b/proj/link.py\n@@ -0,0 +1 @@\n+/etc/passwd\n"
+        "\\ No newline at end of file\n"
+    )
+    verdict = security.check(hand_made(bench, diff, ("proj/link.py",)))
+    assert verdict.reason == "diff policy: the diff creates a symbolic link"
+
+
+def test_security_rejects_a_binary_patch(bench: GateBench) -> None:
+    diff = (
+        "diff --git a/proj/blob.bin b/proj/blob.bin\nnew file mode 100644\n"
+        "index 0000000..e69de29\nGIT binary patch\nliteral 3\nKcmZ>Y%m4rY2mk>9\n\n"
+    )
+    verdict = security.check(hand_made(bench, diff, ("proj/blob.bin",)))
+    assert verdict.reason == "diff policy: the diff changes a binary file"
+
+
+def test_security_rejects_a_diff_over_the_size_limit(bench: GateBench) -> None:
+    big = MOD + "".join(f"VALUE_{i} = {i}\n" for i in range(250))
+    verdict = security.check(bench.context({"src/pkg/mod.py": big}))
+    assert verdict.reason == "diff policy: 250 changed lines exceed the limit of 200"
+
+
+def test_the_whole_repository_is_the_project_when_project_is_dot(bench: GateBench) -> None:
+    request = replace(bench.request, project=".")
+    ctx = replace(
+        hand_made(bench, make_diff("README.md", "a\n", "b\n"), ("README.md",)), request=request
+    )
+    assert security.check(ctx).passed
+
+
+# --- gate 4: types --------------------------------------------------------------------------
+
+
+def test_types_rejects_a_new_error(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/mod.py": MOD.replace("return a + b", "return str(a + b)")})
+    verdict = types.check(ctx)
+    assert not verdict.passed
+    assert verdict.reason == (
+        "1 new mypy finding, first: src/pkg/mod.py:5 return-value Incompatible return value type"
+        ' (got "str", expected "int")'
+    )
+    assert verdict.details["paths"] == ["src/pkg"]
+
+
+def test_types_checks_the_callers_of_a_changed_function(bench: GateBench) -> None:
+    ctx = bench.context({"src/pkg/mod.py": MOD.replace("b: int)", "b: int, c: int)")})
+    verdict = types.check(ctx)
+    assert not verdict.passed
+    assert "src/pkg/app.py:7 call-arg Missing positional argument" in verdict.reason
+
+
+def test_types_fails_when_mypy_cannot_run(gate_bench: Bench) -> None:
+    bench = gate_bench(FILES, project="proj", type_paths=("no_such_package",))
+    verdict = types.check(bench.context({"src/pkg/mod.py": GOOD_MOD}))
+    assert not verdict.passed
+    assert verdict.reason.startswith("mypy exited with code 2: no_such_package: error:")
+    assert verdict.reason.endswith("(on the candidate)")
+
+
+def test_type_paths_are_the_top_level_packages(tmp_path: Path) -> None:
+    (tmp_path / "src/pkg/sub").mkdir(parents=True)
+    (tmp_path / "src/pkg/__init__.py").write_text("")
+    (tmp_path / "src/pkg/sub/__init__.py").write_text("")
+    assert types.top_level(tmp_path, "src/pkg/sub/mod.py") == "src/pkg"
+    assert types.top_level(tmp_path, "script.py") == "script.py"
+    assert types.top_level(tmp_path, "tools/loose.py") == "tools/loose.py"
+
+
+# --- the shared pieces ----------------------------------------------------------------------
+
+
+def test_new_findings_is_a_multiset_difference_without_line_numbers() -> None:
+    base = [
+        Finding("a.py", 3, "F811", "Redefinition of `g` from line 1"),
+        Finding("a.py", 9, "X", "m"),
+    ]
+    moved = [
+        Finding("a.py", 5, "F811", "Redefinition of `g` from line 2"),
+        Finding("a.py", 2, "X", "m"),
+    ]
+    assert new_findings(base, moved) == []
+    twice = [*moved, Finding("a.py", 7, "X", "m")]
+    assert new_findings(base, twice) == [Finding("a.py", 7, "X", "m")]
+
+
+@pytest.mark.parametrize(
+    ("project", "path", "expected"),
+    [
+        ("proj", "proj/src/a.py", "src/a.py"),
+        ("proj", "proj2/a.py", None),
+        ("proj", "proj/../proj/a.py", None),
+        ("proj", "proj", None),
+        (".", "src/a.py", "src/a.py"),
+        (".", "../a.py", None),
+        (".", "/a.py", None),
+    ],
+)
+def test_project_relative(project: str, path: str, expected: str | None) -> None:
+    assert project_relative(project, path) == expected

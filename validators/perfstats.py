@@ -1,0 +1,146 @@
+"""The statistics of the performance gate, kept pure so they are tested without processes.
+
+Timing samples are noisy and not normal (a long right tail from interrupts), so the gate
+compares medians, tests with Mann-Whitney U (rank-based, no normality assumption) and
+bounds the speed-up with a bootstrap confidence interval of the ratio of medians: a
+change is accepted only when the gain is both significant and large enough to matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from bot.core.request import Thresholds
+
+RESAMPLES = 4000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Base and candidate timings (seconds per call) weighed for one claim.
+
+    For a speed-up ``ratio`` is median(base) / median(candidate), for a slow-down the
+    inverse: above 1 when the claim holds. It holds (``significant``) only when ``p_value``
+    is under the threshold and the CI's lower bound reaches ``min_ratio``.
+    """
+
+    base_median_s: float
+    candidate_median_s: float
+    base_iqr_s: float
+    candidate_iqr_s: float
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    min_ratio: float
+    significant: bool
+
+    def details(self) -> dict[str, float]:
+        return {
+            "base_median_s": self.base_median_s,
+            "candidate_median_s": self.candidate_median_s,
+            "base_iqr_s": self.base_iqr_s,
+            "candidate_iqr_s": self.candidate_iqr_s,
+            "ratio": self.ratio,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_value": self.p_value,
+        }
+
+    def summary(self, suffix: str = "") -> str:
+        """E.g. ``1.82x faster (95% CI 1.71-1.93x, p=3e-08)`` for the suffix " faster"."""
+        return (
+            f"{self.ratio:.2f}x{suffix} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}x, "
+            f"p={self.p_value:.1g})"
+        )
+
+
+def median_iqr(samples: Sequence[float]) -> tuple[float, float]:
+    """The median and the interquartile range."""
+    values = np.asarray(samples, dtype=float)
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return float(median), float(q3 - q1)
+
+
+def bootstrap_ratio_ci(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A percentile bootstrap CI of median(numerator) / median(denominator).
+
+    The two samples are resampled independently; the seed makes the gate reproducible.
+    """
+    num = np.asarray(numerator, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    rng = np.random.default_rng(seed)
+    num_medians = np.median(num[rng.integers(0, num.size, (resamples, num.size))], axis=1)
+    den_medians = np.median(den[rng.integers(0, den.size, (resamples, den.size))], axis=1)
+    ratios = num_medians / np.maximum(den_medians, np.finfo(float).tiny)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def p_greater(larger: Sequence[float], smaller: Sequence[float]) -> float:
+    """One-sided Mann-Whitney U p-value for "``larger`` tends to be larger than ``smaller``"."""
+    if len(larger) < 2 or len(smaller) < 2:
+        return 1.0
+    result = mannwhitneyu(larger, smaller, alternative="greater")
+    p = float(result.pvalue)
+    return 1.0 if np.isnan(p) else p
+
+
+def min_ratio_for(base_median_s: float, thresholds: Thresholds) -> float:
+    """The smallest ratio that counts: higher for very fast calls, where timing is coarse."""
+    if base_median_s < thresholds.fast_call_seconds:
+        return thresholds.min_speedup_fast_call
+    return thresholds.min_speedup
+
+
+def _compare(
+    base: Sequence[float], candidate: Sequence[float], thresholds: Thresholds, *, speedup: bool
+) -> Comparison:
+    slower, faster = (base, candidate) if speedup else (candidate, base)
+    base_median, base_iqr = median_iqr(base)
+    candidate_median, candidate_iqr = median_iqr(candidate)
+    slow_median = median_iqr(slower)[0]
+    fast_median = median_iqr(faster)[0]
+    ratio = slow_median / fast_median if fast_median > 0 else float("inf")
+    low, high = bootstrap_ratio_ci(slower, faster)
+    p = p_greater(slower, faster)
+    min_ratio = min_ratio_for(base_median, thresholds)
+    return Comparison(
+        base_median_s=base_median,
+        candidate_median_s=candidate_median,
+        base_iqr_s=base_iqr,
+        candidate_iqr_s=candidate_iqr,
+        ratio=ratio,
+        ci_low=low,
+        ci_high=high,
+        p_value=p,
+        min_ratio=min_ratio,
+        significant=p < thresholds.p_value and low >= min_ratio,
+    )
+
+
+def speedup(
+    base: Sequence[float], candidate: Sequence[float], thresholds: Thresholds
+) -> Comparison:
+    """Is the candidate faster? ``significant`` means accept; ratio = base / candidate."""
+    return _compare(base, candidate, thresholds, speedup=True)
+
+
+def slowdown(
+    base: Sequence[float], candidate: Sequence[float], thresholds: Thresholds
+) -> Comparison:
+    """Is the candidate slower? ``significant`` means a regression; ratio = candidate / base."""
+    return _compare(base, candidate, thresholds, speedup=False)
