@@ -45,7 +45,7 @@ def prepare(
     """Run the base suite, pick targets and capture their calls; return the run's Baseline."""
     project_dir = request.project_path(base_root)
     progress.stage("profiling", f"running {' '.join(request.test_command)} under cProfile")
-    profiled = run_suite(request, base_root, profile=not request.targets)
+    profiled = run_suite(request, base_root, profile=True)
     check_green(request, profiled)
     progress.stage(
         "profiling",
@@ -61,6 +61,10 @@ def prepare(
         test_outcomes=dict(profiled.outcomes),
         import_roots=profiled.import_roots,
         targets=tuple(targets),
+        callers={
+            f"{row['module']}:{row['qualname']}": tuple(row.get("callers", ()))
+            for row in profiled.profile
+        },
     )
     if not targets:
         progress.note("no function of the project ran during the test suite")

@@ -53,9 +53,9 @@ def check(ctx: GateContext) -> Verdict:
     if capture is None or ctx.baseline.captured_calls.get(key, 0) == 0:
         return failed(f"no captured calls for {key}: equivalence cannot be shown")
     others = [
-        t.key
-        for t in ctx.baseline.targets
-        if t.key != key and ctx.baseline.captured_calls.get(t.key, 0) > 0
+        other
+        for other in ctx.baseline.affected_targets(key)
+        if ctx.baseline.captured_calls.get(other, 0) > 0
     ]
     keys = [key, *dict.fromkeys(others)]
     began = time.perf_counter()

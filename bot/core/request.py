@@ -38,7 +38,7 @@ class Limits:
     test_timeout: float = 600.0
     tool_timeout: float = 300.0
     replay_timeout: float = 120.0
-    max_targets: int = 5
+    max_targets: int = 10
     max_captured_calls: int = 50
     max_diff_lines: int = 200
 

@@ -209,9 +209,11 @@ def _module_of(filename):
 
 
 def _profiled_functions():
-    stats = pstats.Stats(_PROFILER)
+    stats = pstats.Stats(_PROFILER).stats  # type: ignore[attr-defined]
+    keys = {}
     rows = []
-    for (filename, line, funcname), (_cc, calls, own, cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for func, (_cc, calls, own, cumulative, _callers) in stats.items():
+        filename, line, funcname = func
         if not filename or filename.startswith("<") or not _inside_project(filename):
             continue
         module_name, module = _module_of(filename)
@@ -220,6 +222,7 @@ def _profiled_functions():
         qualname = _qualname_of(module, funcname, line)
         if qualname is None:
             continue
+        keys[func] = f"{module_name}:{qualname}"
         rows.append(
             {
                 "file": _relative(filename),
@@ -229,9 +232,28 @@ def _profiled_functions():
                 "own_seconds": own,
                 "cumulative_seconds": cumulative,
                 "calls": calls,
+                "_func": func,
             }
         )
+    for row in rows:
+        row["callers"] = sorted(_ancestors(stats, row.pop("_func"), keys))
     return rows
+
+
+def _ancestors(stats, func, keys):
+    """Keys of the project functions that call ``func``, directly or through anything else."""
+    found = set()
+    seen = {func}
+    todo = [func]
+    while todo:
+        for caller in stats.get(todo.pop(), (0, 0, 0, 0, {}))[4]:
+            if caller in seen:
+                continue
+            seen.add(caller)
+            todo.append(caller)
+            if caller in keys and caller != func:
+                found.add(keys[caller])
+    return found
 
 
 def _qualname_of(module, funcname, line):

@@ -15,10 +15,10 @@ VOCABULARY = (
 
 @pytest.fixture(scope="session")
 def corpus() -> str:
-    """A deterministic document of about 20,000 words, written like running text."""
+    """A deterministic document of about 6,000 words, written like running text."""
     rng = random.Random(7)
     sentences = []
-    for _ in range(2000):
+    for _ in range(600):
         words = rng.choices(VOCABULARY, k=rng.randint(6, 14))
         sentences.append(" ".join(words).capitalize() + ".")
     return " ".join(sentences)
