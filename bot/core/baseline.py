@@ -13,8 +13,9 @@ class Baseline:
     """Facts about the base worktree, gathered once per run and shared by every gate.
 
     ``callers`` maps a function's key to the keys of every project function that calls it,
-    directly or not, as seen by the profiler. ``cache`` lets a gate compute a base-side result once (ruff findings of a file, the
-    mypy error multiset, ...) and reuse it for every candidate of the run.
+    directly or not, as seen by the profiler. ``cache`` lets a gate compute a base-side
+    result once (ruff findings of a file, the mypy error multiset, ...) and reuse it for
+    every candidate of the run.
     """
 
     root: Path
