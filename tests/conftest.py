@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,26 @@ def commit_files(root: Path, files: dict[str, str], message: str = "base") -> st
     repo.git.add("--all")
     repo.git.commit("-q", "-m", message, "--allow-empty")
     return repo.head.commit.hexsha
+
+
+CLI = (sys.executable, "-m", "bot.cli")
+
+
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    """The environment for running the ``selfimprove`` command as a user would."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if home is not None:
+        env["SELFIMPROVE_HOME"] = str(home)
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path, home: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``selfimprove ARGS`` in a real subprocess and capture what it printed."""
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=cli_env(home), capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -147,4 +169,4 @@ def gate_bench(make_repo: Callable[..., Path]) -> Iterator[Callable[..., GateBen
         shutil.rmtree(bench.request.output_dir, ignore_errors=True)
 
 
-__all__ = ["GateBench", "commit_files", "make_request", "replace"]
+__all__ = ["CLI", "GateBench", "cli_env", "commit_files", "make_request", "replace", "run_cli"]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.core.worktree import registered_worktrees
+from tests.conftest import run_cli
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\n"
 GOOD_MODULE = "def double(x):\n    return x * 2\n"
@@ -18,15 +17,7 @@ GOOD_TEST = "from pkg.mod import double\n\ndef test_double():\n    assert double
 
 
 def selfimprove(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def assert_one_sentence(done: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -7,8 +7,8 @@ must pass there, and the reverse patch must restore the base byte for byte.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.core.worktree import registered_worktrees
-from tests.conftest import commit_files
+from tests.conftest import commit_files, run_cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "textstats"
 
@@ -39,16 +39,7 @@ def copy_example(root: Path) -> Path:
 
 
 def selfimprove(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["SELFIMPROVE_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return run_cli(*args, cwd=cwd, home=home, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +141,18 @@ def _changed(clone: Path) -> list[str]:
         ["git", "diff", "--name-only"], cwd=clone, capture_output=True, text=True, check=True
     ).stdout
     return [line for line in out.splitlines() if line]
+
+
+def test_bundle_metadata_records_provenance_and_every_gate(example_run: dict[str, Any]) -> None:
+    report = example_run["report"]
+    for change in report["accepted"]:
+        meta = json.loads(Path(change["metadata"]).read_text())
+        assert meta["base_commit"] == report["base_commit"]
+        assert meta["method"] == "test-driven" and meta["generator"] == "codemods"
+        assert [g["gate"] for g in meta["gates"]] == [
+            "syntax", "style", "security", "types", "unit", "integration", "performance"
+        ]  # fmt: skip
+        assert all(g["passed"] and g["seconds"] >= 0 for g in meta["gates"])
+        assert meta["timing"]["base_iqr_s"] >= 0 and meta["timing"]["calls"] > 0
+        patch = Path(change["patch"]).read_bytes()
+        assert hashlib.sha256(patch).hexdigest() == meta["patch_sha256"] == change["patch_sha256"]

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bot.core.worktree import registered_worktrees
+from tests.conftest import CLI, cli_env, run_cli
 from tests.test_end_to_end import copy_example
 
 
 def _start(project: Path, home: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["SELFIMPROVE_HOME"] = str(home)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--dry-run", str(project)],
-        env=env,
+        [*CLI, "run", "--dry-run", str(project)],
+        env=cli_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,15 +62,7 @@ def test_clean_removes_what_a_kill_9_left(tmp_path: Path) -> None:
     proc.wait(timeout=30)
     repo = tmp_path / "mono"
     assert len(registered_worktrees(repo)) > 1, "the killed run had no worktree to leave behind"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["SELFIMPROVE_HOME"] = str(home)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "clean", str(project)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("clean", str(project), cwd=tmp_path, home=home, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "removed 1 stale worktree" in done.stdout
     assert registered_worktrees(repo) == [repo]
