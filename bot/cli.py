@@ -85,7 +85,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:
-        print_report(result, Console(highlight=False, soft_wrap=False))
+        out = Console(highlight=False, soft_wrap=False)
+        if not out.is_terminal:  # piped or redirected: no terminal width to fit, use a wide one
+            out = Console(highlight=False, soft_wrap=False, width=140)
+        print_report(result, out)
     return 0
 
 
