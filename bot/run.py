@@ -59,6 +59,7 @@ def run(request: Request, progress: Progress) -> RunResult:
             progress.stage("generating", f"{method.NAME} with the codemod generator")
             for target in baseline.targets:
                 result.evaluations.extend(method.run(context, target))
+            result.seconds = time.perf_counter() - began
             _deliver(request, result, progress)
     except BaseException:
         sandbox.kill_all()

@@ -25,16 +25,18 @@ from methods.codemods.membership_set import MembershipSet
 from methods.codemods.redundant_list_copy import RedundantListCopy
 from methods.codemods.string_join import StringJoin
 
-# Hoisting goes last: it inserts a statement before a loop, which would separate an
+# The order is the order of the "combined" rewrite. Loop-header rules come before the
+# comprehension rules, which turn the loop into an expression they no longer match;
+# hoisting goes last: it inserts a statement before a loop, which would separate an
 # accumulator from its loop if it ran before the comprehension rules.
 RULES: tuple[type[TargetedCodemod], ...] = (
     MembershipSet,
-    StringJoin,
-    ListComprehension,
-    DictComprehension,
     RedundantListCopy,
     DictKeysIteration,
     DictValuesIteration,
+    StringJoin,
+    ListComprehension,
+    DictComprehension,
     HoistAttribute,
 )
 

@@ -105,3 +105,25 @@ def test_never_raises_on_unusual_valid_code() -> None:
     )
     for rewrite in rewrites_for(source, "f"):
         ast.parse(rewrite.source)
+
+
+def test_combined_rewrites_the_loop_header_before_the_loop_becomes_a_comprehension() -> None:
+    source = textwrap.dedent(
+        """
+        def ranked(words: list[str]) -> list[tuple[int, str]]:
+            unique = set(words)
+            out = []
+            for word in list(unique):
+                out.append((len(word), word))
+            return out
+        """
+    )
+    found = {r.rule: r for r in rewrites_for(source, "ranked")}
+    assert set(found) == {"redundant-list-copy", "list-comprehension", "combined"}
+    combined = found["combined"].source
+    assert "out = [(len(word), word) for word in unique]" in combined
+    namespace: dict[str, object] = {}
+    exec(compile(combined, "<combined>", "exec"), namespace)  # our own test input
+    ranked = namespace["ranked"]
+    assert callable(ranked)
+    assert sorted(ranked(["a", "bb", "a"])) == [(1, "a"), (2, "bb")]
