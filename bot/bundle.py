@@ -3,7 +3,13 @@
 For a change ``<id>`` the bundle holds ``<id>.patch`` (``git format-patch`` style, so
 both ``git apply`` and ``git am`` take it on the base commit), ``<id>.reverse.patch``
 (undoes it) and ``<id>.json`` (base commit, provenance, every gate's verdict and time,
-timings with spread). Every file is written atomically.
+timings with spread, sha256 and IPFS CID of both patches). Every file is written
+atomically.
+
+With a signing key, the patch and the metadata are each signed on their own
+(``<id>.patch.sig``, ``<id>.json.sig``, SSH signatures in git's format), so a maintainer
+can check either file with stock ``ssh-keygen -Y verify``; the metadata names the patch's
+digest and CID, so its signature covers those too.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 
 from unidiff.patch import PatchSet
 
-from bot import atomic
+from bot import atomic, signing
+from bot.cid import cid_of_bytes
 from bot.core.diffs import reverse_diff
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
@@ -102,6 +109,7 @@ def write_change(request: Request, evaluation: Evaluation, folder: Path) -> Deli
     patch = atomic.write_text(folder / f"{candidate.id}.patch", patch_text)
     reverse = atomic.write_text(folder / f"{candidate.id}.reverse.patch", reverse_text)
     sha = hashlib.sha256(patch_text.encode()).hexdigest()
+    key = request.signing_key
     metadata = {
         **evaluation_json(evaluation),
         "project": request.project,
@@ -111,11 +119,30 @@ def write_change(request: Request, evaluation: Evaluation, folder: Path) -> Deli
         "created": now.isoformat(),
         "patch": patch.name,
         "patch_sha256": sha,
+        "patch_cid": cid_of_bytes(patch_text.encode()),
         "reverse_patch": reverse.name,
         "reverse_patch_sha256": hashlib.sha256(reverse_text.encode()).hexdigest(),
+        "reverse_patch_cid": cid_of_bytes(reverse_text.encode()),
+        "signature": _signature_facts(key, patch) if key else None,
         "timing": timing_json(evaluation),
     }
-    meta = atomic.write_text(
-        folder / f"{candidate.id}.json", json.dumps(metadata, indent=2, sort_keys=True) + "\n"
-    )
-    return Delivered(evaluation, patch, reverse, meta, sha)
+    meta_text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    meta = atomic.write_text(folder / f"{candidate.id}.json", meta_text)
+    signature = None
+    if key is not None:
+        signature = atomic.write_text(
+            patch.with_name(patch.name + ".sig"), signing.sign(patch_text.encode(), key)
+        )
+        atomic.write_text(meta.with_name(meta.name + ".sig"), signing.sign(meta_text.encode(), key))
+    return Delivered(evaluation, patch, reverse, meta, sha, metadata["patch_cid"], signature)
+
+
+def _signature_facts(key: Path, patch: Path) -> dict[str, str]:
+    """What the metadata says about the signatures written next to it."""
+    return {
+        "format": "sshsig",
+        "namespace": signing.NAMESPACE,
+        "key_fingerprint": signing.key_fingerprint(key),
+        "patch_signature": patch.name + ".sig",
+        "metadata_signature": patch.with_suffix(".json").name + ".sig",
+    }

@@ -7,19 +7,24 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
 
-from bot.config import METHODS, Flags, build_request, home_dir, locate
+from bot import signing
+from bot.apply import apply_change, rollback_change
+from bot.config import METHODS, Flags, build_request, default_signing_key, home_dir, locate
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
 from bot.progress import Progress
 from bot.report import print_report
 from bot.run import run
+from bot.verify import allowed_signers_path, locate_change, require, verify_change
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+DEFAULT_IDENTITY = "selfimprove"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,8 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--max-targets", type=int, metavar="N", help="how many hot functions")
     run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
     run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
+    run_cmd.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
     clean = commands.add_parser("clean", help="remove worktrees left behind by a killed run")
     clean.add_argument("path", nargs="?", default=".", help="a folder in the repository")
+    keygen = commands.add_parser("keygen", help="make an ed25519 key that signs bundles")
+    keygen.add_argument("--path", help="where the private key goes (default: in the bot's home)")
+    keygen.add_argument("--identity", default=DEFAULT_IDENTITY, help="who the key speaks for")
+    for name, text in (
+        ("verify", "check a bundle's signatures, digests, CID and base commit"),
+        ("apply", "verify, then apply a bundle's patch on a new branch"),
+        ("rollback", "verify, then apply a bundle's reverse patch on a new branch"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
+        command.add_argument("--repo", default=".", help="the repository (default: here)")
+        command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
+        command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
     return parser
 
 
@@ -72,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         interpreter=args.interpreter,
         test_command=args.test_command,
         max_targets=args.max_targets,
+        signing_key=args.signing_key,
     )
     request = build_request(flags)
     err = Console(stderr=True, highlight=False)
@@ -92,6 +112,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    path = Path(args.path).expanduser() if args.path else default_signing_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = signing.generate_key(path, args.identity)
+    print(f"wrote {path} and {path}.pub")
+    print("add this line to the allowed_signers file of everyone who verifies bundles:")
+    print(line)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    change = locate_change(args.bundle)
+    root = locate(args.repo).repo_root
+    checks = verify_change(
+        change, root, allowed_signers_path(args.allowed_signers, root), args.identity
+    )
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    require(checks, change)
+    if args.command == "verify":
+        print(f"{change.id}: verified")
+        return 0
+    land = apply_change if args.command == "apply" else rollback_change
+    branch = land(change, root)
+    print(
+        f"{change.id}: {'applied' if args.command == 'apply' else 'rolled back'} on branch {branch}"
+    )
+    return 0
+
+
 def _clean(args: argparse.Namespace) -> int:
     checkout = locate(args.path)
     removed = clean_stale(checkout.repo_root, home_dir())
@@ -106,7 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = _parser().parse_args(argv)
-        handler = {"run": _run, "clean": _clean}[args.command]
+        handler = {
+            "run": _run,
+            "clean": _clean,
+            "keygen": _keygen,
+            "verify": _verify,
+            "apply": _verify,
+            "rollback": _verify,
+        }[args.command]
         return handler(args)
     except UserError as exc:
         print(f"selfimprove: error: {exc}", file=sys.stderr)

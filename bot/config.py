@@ -50,6 +50,7 @@ _TOP_KEYS = {
     "method",
     "thresholds",
     "limits",
+    "signing-key",
 }
 
 
@@ -65,6 +66,7 @@ class Flags:
     interpreter: str | None = None
     test_command: str | None = None
     max_targets: int | None = None
+    signing_key: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +87,26 @@ def home_dir() -> Path:
         return Path(configured).expanduser().resolve()
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache).expanduser().resolve() / "selfimprove"
+
+
+def default_signing_key() -> Path:
+    """Where ``selfimprove keygen`` puts the key, and where a run looks for one."""
+    return home_dir() / "signing" / "id_ed25519"
+
+
+def signing_key(flag: str | None, configured: str | None, project_dir: Path) -> Path | None:
+    """The key that signs bundles: flag, then env, then config, then the default if present."""
+    chosen = flag or os.environ.get("SELFIMPROVE_SIGNING_KEY")
+    if chosen:
+        path = Path(chosen).expanduser()
+    elif configured:
+        path = project_dir / Path(configured).expanduser()
+    else:
+        path = default_signing_key()
+        return path if path.is_file() else None
+    if not path.is_file():
+        raise UserError(f"signing key not found: {path}")
+    return path.resolve()
 
 
 def locate(path: str) -> Checkout:
@@ -179,6 +201,9 @@ def build_request(flags: Flags) -> Request:
             Thresholds, config.get("thresholds", {}), f"{where}.thresholds"
         ),
         limits=limits,
+        signing_key=signing_key(
+            flags.signing_key, _string(config, "signing-key", where), project_dir
+        ),
         warnings=(
             (
                 f"uncommitted changes in {flags.path} are not included: "

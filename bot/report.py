@@ -121,7 +121,10 @@ def markdown(result: RunResult) -> str:
             "",
             d.evaluation.candidate.description,
             "",
-            f"Before {before}, after {after}: **{ratio}**. sha256 `{d.patch_sha256}`.",
+            f"Before {before}, after {after}: **{ratio}**.",
+            "",
+            f"sha256 `{d.patch_sha256}`, IPFS CID `{d.patch_cid}`, "
+            + (f"signature `{d.signature.name}`." if d.signature else "not signed."),
             "",
             "| gate | verdict | time | reason |",
             "|---|---|---|---|",

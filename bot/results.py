@@ -29,6 +29,8 @@ class Delivered:
     reverse_patch: Path
     metadata: Path
     patch_sha256: str
+    patch_cid: str
+    signature: Path | None = None
 
 
 @dataclass
@@ -77,6 +79,8 @@ class RunResult:
                     "reverse_patch": str(d.reverse_patch),
                     "metadata": str(d.metadata),
                     "patch_sha256": d.patch_sha256,
+                    "patch_cid": d.patch_cid,
+                    "signature": str(d.signature) if d.signature else None,
                     "timing": timing_json(d.evaluation),
                 }
                 for d in self.delivered

@@ -114,6 +114,10 @@ def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
     result.bundle_dir = folder
     for evaluation in chosen:
         result.delivered.append(bundle.write_change(request, evaluation, folder))
+    if chosen and request.signing_key is None:
+        unsigned = "the bundle is not signed: no signing key (make one with `selfimprove keygen`)"
+        progress.note(unsigned)
+        result.notes.append(unsigned)
     ledgers = (folder / "ledger.jsonl", request.home / "ledger.jsonl")
     for evaluation in result.evaluations:
         decision = (

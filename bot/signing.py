@@ -118,6 +118,11 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def key_fingerprint(key_path: Path) -> str:
+    """The ``SHA256:...`` fingerprint of a private key's public half."""
+    return fingerprint(_public_blob(load_private_key(key_path).public_key()))
+
+
 def sign(data: bytes, key_path: Path, namespace: str = NAMESPACE) -> str:
     """The armoured SSHSIG signature of ``data``, as ``ssh-keygen -Y sign -n NAMESPACE``."""
     if not namespace:

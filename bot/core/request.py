@@ -67,6 +67,7 @@ class Request:
     type_paths: tuple[str, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
+    signing_key: Path | None = None
     warnings: tuple[str, ...] = ()
 
     def project_path(self, root: Path) -> Path:

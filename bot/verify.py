@@ -1,0 +1,149 @@
+"""``selfimprove verify``: can a maintainer trust this bundle, before applying it?
+
+Every check runs and is reported on its own line, so one failure does not hide another:
+the signatures of the patch and of its metadata (for a trusted identity), the patch's
+sha256 and IPFS CID against the metadata, the reverse patch likewise, and the base commit
+being present in the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+
+from bot import signing
+from bot.cid import cid_of_bytes
+from bot.core.errors import UserError
+
+
+@dataclass(frozen=True)
+class Change:
+    """The files of one change in a bundle folder."""
+
+    metadata: Path
+    patch: Path
+    reverse_patch: Path
+    facts: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.metadata.name.removesuffix(".json")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def locate_change(path: str) -> Change:
+    """A change named by its ``.json``, ``.patch`` or ``.reverse.patch``, or a folder of one."""
+    where = Path(path).expanduser()
+    if where.is_dir():
+        found = sorted(p for p in where.glob("*.json") if p.with_suffix(".patch").exists())
+        if not found:
+            raise UserError(f"no bundle (a <id>.json beside a <id>.patch) in {path}")
+        if len(found) > 1:
+            names = ", ".join(p.name for p in found)
+            raise UserError(f"{path} holds {len(found)} changes; name one of: {names}")
+        metadata = found[0]
+    else:
+        name = where.name
+        for suffix in (".reverse.patch", ".patch.sig", ".json.sig", ".patch", ".json"):
+            if name.endswith(suffix):
+                name = name.removesuffix(suffix)
+                break
+        metadata = where.with_name(f"{name}.json")
+    if not metadata.is_file():
+        raise UserError(f"bundle metadata not found: {metadata}")
+    try:
+        facts = json.loads(metadata.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read bundle metadata {metadata}: {exc}") from None
+    if not isinstance(facts, dict) or "patch" not in facts or "base_commit" not in facts:
+        raise UserError(f"{metadata} is not selfimprove bundle metadata")
+    patch = metadata.with_name(str(facts["patch"]))
+    reverse = metadata.with_name(str(facts.get("reverse_patch", "")))
+    return Change(metadata, patch, reverse, facts)
+
+
+def allowed_signers_path(flag: str | None, repo_root: Path) -> Path:
+    """The trust file: the flag, ``SELFIMPROVE_ALLOWED_SIGNERS``, or git's own setting."""
+    chosen = flag or os.environ.get("SELFIMPROVE_ALLOWED_SIGNERS")
+    if not chosen:
+        try:
+            chosen = git.Repo(repo_root).git.config("--get", "gpg.ssh.allowedSignersFile")
+        except git.GitCommandError:
+            chosen = None
+    if not chosen:
+        raise UserError(
+            "no allowed_signers file: pass --allowed-signers, set SELFIMPROVE_ALLOWED_SIGNERS "
+            "or git's gpg.ssh.allowedSignersFile"
+        )
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        raise UserError(f"allowed_signers file not found: {path}")
+    return path
+
+
+def _signature(data: bytes, sig: Path, trusted: Path, identity: str, what: str) -> Check:
+    if not sig.is_file():
+        return Check(f"{what} signature", False, f"{sig.name} is missing: the {what} is unsigned")
+    try:
+        who = signing.verify(data, sig.read_text(), trusted, identity)
+    except signing.SignatureError as exc:
+        return Check(f"{what} signature", False, str(exc))
+    return Check(f"{what} signature", True, f"signed by {who.identity} ({who.fingerprint})")
+
+
+def _digests(data: bytes | None, facts: dict[str, Any], prefix: str, what: str) -> list[Check]:
+    if data is None:
+        return [Check(f"{what} present", False, f"the {what} file is missing")]
+    checks = []
+    sha = hashlib.sha256(data).hexdigest()
+    expected = facts.get(f"{prefix}_sha256")
+    checks.append(Check(f"{what} sha256", sha == expected, f"{sha} (metadata: {expected})"))
+    if f"{prefix}_cid" in facts:
+        cid = cid_of_bytes(data)
+        expected = facts[f"{prefix}_cid"]
+        checks.append(Check(f"{what} CID", cid == expected, f"{cid} (metadata: {expected})"))
+    return checks
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def verify_change(change: Change, repo_root: Path, trusted: Path, identity: str) -> list[Check]:
+    """Every check of one change, passed or not."""
+    patch = _read(change.patch)
+    checks = []
+    if patch is not None:
+        sig = change.patch.with_name(change.patch.name + ".sig")
+        checks.append(_signature(patch, sig, trusted, identity, "patch"))
+    meta_sig = change.metadata.with_name(change.metadata.name + ".sig")
+    checks.append(_signature(change.metadata.read_bytes(), meta_sig, trusted, identity, "metadata"))
+    checks += _digests(patch, change.facts, "patch", "patch")
+    checks += _digests(_read(change.reverse_patch), change.facts, "reverse_patch", "reverse patch")
+    base = str(change.facts["base_commit"])
+    try:
+        git.Repo(repo_root).git.cat_file("-e", f"{base}^{{commit}}")
+        checks.append(Check("base commit", True, f"{base[:12]} is in {repo_root}"))
+    except git.GitCommandError:
+        checks.append(Check("base commit", False, f"{base[:12]} is not in {repo_root}"))
+    return checks
+
+
+def require(checks: list[Check], change: Change) -> None:
+    """Raise with the first failure named when any check failed."""
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise UserError(f"{change.id} failed {failed[0].name}: {failed[0].detail}{more}")

@@ -1,0 +1,151 @@
+"""A maintainer's path with a signed bundle: keygen, verify, apply, rollback, on real git."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.bundle import write_change
+from bot.cid import cid_of_bytes
+from bot.core.candidate import Candidate, Target
+from bot.core.diffs import make_diff
+from bot.core.evaluation import Evaluation, GateResult
+from bot.results import Delivered
+from tests.conftest import make_request, run_cli
+
+OLD = "def f(x):\n    return x in [1, 2, 3, 4]\n"
+NEW = "def f(x):\n    return x in {1, 2, 3, 4}\n"
+GATES = ("syntax", "style", "security", "types", "unit", "integration", "performance")
+
+
+@dataclasses.dataclass
+class Setup:
+    repo: Path
+    home: Path
+    allowed: Path
+    change: Delivered
+
+
+@pytest.fixture
+def setup(make_repo: Callable[..., Path], tmp_path: Path) -> Setup:
+    repo = make_repo({"pkg/mod.py": OLD})
+    home = tmp_path / "home"
+    key = tmp_path / "keys" / "bot"
+    made = run_cli("keygen", "--path", str(key), "--identity", "bot@example.com", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(made.stdout.splitlines()[-1] + "\n")
+    request = make_request(repo, signing_key=key, home=home)
+    target = Target("pkg/mod.py", "pkg.mod", "f")
+    diff = make_diff("pkg/mod.py", OLD, NEW)
+    candidate = Candidate(
+        target, diff, ("pkg/mod.py",), "test-driven", "codemods", "membership-set", "set"
+    )
+    perf = {"ratio": 3.0, "ci_low": 2.5, "ci_high": 3.5, "p_value": 1e-8, "calls": 5, "rounds": 20}
+    results = tuple(
+        GateResult(g, True, 0.1, "ok", perf if g == "performance" else {}) for g in GATES
+    )
+    change = write_change(request, Evaluation(candidate, results, len(GATES)), tmp_path / "bundle")
+    return Setup(repo, home, allowed, change)
+
+
+def cli(setup: Setup, *args: str) -> subprocess.CompletedProcess[str]:
+    extra = ["--allowed-signers", str(setup.allowed), "--identity", "bot@example.com"]
+    return run_cli(*args, *extra, "--repo", str(setup.repo), cwd=setup.repo, home=setup.home)
+
+
+def test_bundle_records_digest_cid_and_signatures(setup: Setup) -> None:
+    patch = setup.change.patch.read_bytes()
+    assert setup.change.patch_cid == cid_of_bytes(patch)
+    assert setup.change.signature is not None and setup.change.signature.exists()
+    assert setup.change.metadata.with_name(setup.change.metadata.name + ".sig").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("ssh-keygen") is None, reason="OpenSSH ssh-keygen is not installed"
+)
+def test_stock_ssh_keygen_verifies_the_patch(setup: Setup) -> None:
+    assert setup.change.signature is not None
+    with setup.change.patch.open("rb") as data:
+        done = subprocess.run(
+            ["ssh-keygen", "-Y", "verify", "-f", str(setup.allowed), "-I", "bot@example.com",
+             "-n", "selfimprove", "-s", str(setup.change.signature)],
+            stdin=data, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Good" in done.stdout
+
+
+def test_verify_then_apply_then_rollback(setup: Setup) -> None:
+    verified = cli(setup, "verify", str(setup.change.metadata))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.count("ok  ") >= 6 and "FAIL" not in verified.stdout
+
+    applied = cli(setup, "apply", str(setup.change.patch))
+    assert applied.returncode == 0, applied.stderr
+    assert (setup.repo / "pkg" / "mod.py").read_text() == NEW
+    branch = subprocess.run(
+        ["git", "branch", "--show-current"], cwd=setup.repo, capture_output=True, text=True
+    )
+    assert branch.stdout.strip().startswith("selfimprove/")
+
+    again = cli(setup, "apply", str(setup.change.patch))
+    assert again.returncode == 2 and "already applied" in again.stderr
+
+    rolled = cli(setup, "rollback", str(setup.change.metadata))
+    assert rolled.returncode == 0, rolled.stderr
+    assert (setup.repo / "pkg" / "mod.py").read_bytes() == OLD.encode()
+
+
+def test_apply_refuses_a_dirty_tree(setup: Setup) -> None:
+    (setup.repo / "pkg" / "mod.py").write_text(OLD + "# local edit\n")
+    done = cli(setup, "apply", str(setup.change.metadata))
+    assert done.returncode == 2 and "uncommitted changes" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (setup.repo / "pkg" / "mod.py").read_text() == OLD + "# local edit\n"
+
+
+@pytest.mark.parametrize("which", ["patch", "metadata", "signature"])
+def test_one_byte_tamper_is_rejected(setup: Setup, which: str) -> None:
+    assert setup.change.signature is not None
+    path = {
+        "patch": setup.change.patch,
+        "metadata": setup.change.metadata,
+        "signature": setup.change.signature,
+    }[which]
+    data = bytearray(path.read_bytes())
+    # the middle byte; for the JSON, one hex digit of the recorded digest, so it still parses
+    index = data.index(b'"patch_sha256": "') + 20 if which == "metadata" else len(data) // 2
+    data[index] = ord("a") if data[index] != ord("a") else ord("b")
+    path.write_bytes(bytes(data))
+    done = cli(setup, "verify", str(setup.change.metadata))
+    assert done.returncode == 2
+    assert "FAIL" in done.stdout and "Traceback" not in done.stderr
+    applied = cli(setup, "apply", str(setup.change.metadata))
+    assert applied.returncode == 2
+    assert (setup.repo / "pkg" / "mod.py").read_text() == OLD
+
+
+def test_untrusted_key_is_rejected(setup: Setup, tmp_path: Path) -> None:
+    other = run_cli(
+        "keygen", "--path", str(tmp_path / "k2"), "--identity", "bot@example.com", cwd=tmp_path
+    )
+    setup.allowed.write_text(other.stdout.splitlines()[-1] + "\n")
+    done = cli(setup, "verify", str(setup.change.metadata))
+    assert done.returncode == 2
+    assert "not trusted for 'bot@example.com'" in done.stdout
+
+
+def test_unknown_base_commit_is_named(setup: Setup, make_repo: Callable[..., Path]) -> None:
+    elsewhere = make_repo({"other.txt": "x\n"}, name="elsewhere")
+    extra = ["--allowed-signers", str(setup.allowed), "--identity", "bot@example.com"]
+    done = run_cli(
+        "verify", str(setup.change.metadata), *extra, "--repo", str(elsewhere), cwd=elsewhere
+    )
+    assert done.returncode == 2
+    assert "FAIL  base commit" in done.stdout
