@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 
-def write_text(path: Path, text: str) -> Path:
+def write_bytes(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -20,6 +20,10 @@ def write_text(path: Path, text: str) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def append_line(path: Path, line: str) -> None:

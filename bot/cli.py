@@ -17,13 +17,16 @@ from bot.apply import apply_change, rollback_change
 from bot.config import METHODS, Flags, build_request, default_signing_key, home_dir, locate
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
+from bot.ipfs_fetch import Source, write_fetched
 from bot.progress import Progress
+from bot.publish import Endpoints, pin_file, publish
 from bot.report import print_report
 from bot.run import run
 from bot.verify import allowed_signers_path, locate_change, require, verify_change
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_NOT_DONE = 1
 DEFAULT_IDENTITY = "selfimprove"
 
 
@@ -59,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
     run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
     run_cmd.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
+    for command in (
+        run_cmd,
+        pin := commands.add_parser("pin", help="pin a bundle's patch to IPFS"),
+    ):
+        command.add_argument(
+            "--ipfs-api", metavar="URL", help="Kubo RPC API, e.g. http://127.0.0.1:5001"
+        )
+        command.add_argument(
+            "--pinning-endpoint", metavar="URL", help="IPFS Pinning Service API endpoint"
+        )
+    pin.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
+    fetch = commands.add_parser("fetch", help="get a patch by CID and check it before writing")
+    fetch.add_argument("cid")
+    fetch.add_argument("--from", dest="source", required=True, metavar="URL", help="where from")
+    fetch.add_argument(
+        "--kubo", action="store_true", help="the URL is a Kubo RPC API, not an HTTP gateway"
+    )
+    fetch.add_argument("--out", required=True, metavar="FILE", help="where to write the bytes")
     clean = commands.add_parser("clean", help="remove worktrees left behind by a killed run")
     clean.add_argument("path", nargs="?", default=".", help="a folder in the repository")
     keygen = commands.add_parser("keygen", help="make an ed25519 key that signs bundles")
@@ -92,6 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         test_command=args.test_command,
         max_targets=args.max_targets,
         signing_key=args.signing_key,
+        ipfs_api=args.ipfs_api,
+        pinning_endpoint=args.pinning_endpoint,
     )
     request = build_request(flags)
     err = Console(stderr=True, highlight=False)
@@ -142,6 +165,24 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pin(args: argparse.Namespace) -> int:
+    change = locate_change(args.bundle)
+    records = publish(change, Endpoints.from_env(args.ipfs_api, args.pinning_endpoint))
+    for record in records:
+        print(f"{record.service} {record.status}: {record.detail}")
+    if all(r.pinned for r in records):
+        return 0
+    print(f"not pinned yet; the status is kept in {pin_file(change)}; run this again later")
+    return EXIT_NOT_DONE
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    source = Source.kubo(args.source) if args.kubo else Source.gateway(args.source)
+    path = write_fetched(args.cid, source, Path(args.out).expanduser())
+    print(f"wrote {path}: its bytes match {args.cid}")
+    return 0
+
+
 def _clean(args: argparse.Namespace) -> int:
     checkout = locate(args.path)
     removed = clean_stale(checkout.repo_root, home_dir())
@@ -163,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "verify": _verify,
             "apply": _verify,
             "rollback": _verify,
+            "pin": _pin,
+            "fetch": _fetch,
         }[args.command]
         return handler(args)
     except UserError as exc:

@@ -67,6 +67,8 @@ class Flags:
     test_command: str | None = None
     max_targets: int | None = None
     signing_key: str | None = None
+    ipfs_api: str | None = None
+    pinning_endpoint: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -201,6 +203,10 @@ def build_request(flags: Flags) -> Request:
             Thresholds, config.get("thresholds", {}), f"{where}.thresholds"
         ),
         limits=limits,
+        ipfs_api=flags.ipfs_api or os.environ.get("SELFIMPROVE_IPFS_API") or None,
+        pinning_endpoint=(
+            flags.pinning_endpoint or os.environ.get("SELFIMPROVE_PINNING_ENDPOINT") or None
+        ),
         signing_key=signing_key(
             flags.signing_key, _string(config, "signing-key", where), project_dir
         ),

@@ -15,17 +15,20 @@ from types import ModuleType
 import git
 
 from bot import atomic, bundle, ledger
+from bot.characterize import prepare
 from bot.core import sandbox
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
+from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.core.method import MethodContext
 from bot.core.request import Request
 from bot.core.worktree import Worktrees, apply_diff
-from bot.pinning import prepare
 from bot.progress import Progress
+from bot.publish import Endpoints, publish
 from bot.report import markdown
 from bot.results import RunResult
+from bot.verify import locate_change
 from methods import test_driven
 from validators.cascade import GATES, run_cascade
 from validators.context import GateContext
@@ -105,6 +108,28 @@ def select(evaluations: list[Evaluation]) -> list[Evaluation]:
     return list(best.values())
 
 
+def _publish(request: Request, result: RunResult, progress: Progress) -> None:
+    """Pin each bundled patch to IPFS, unless this is a dry run or no endpoint is set.
+
+    The bundle is already complete on disk; a pin that cannot finish now is recorded as
+    pending in ``<id>.pin.json`` and ``selfimprove pin`` retries it later.
+    """
+    endpoints = Endpoints.from_env(request.ipfs_api, request.pinning_endpoint)
+    if request.dry_run or not endpoints.configured or not result.delivered:
+        return
+    progress.stage("pinning", f"publishing {len(result.delivered)} patch(es) to IPFS")
+    for delivered in result.delivered:
+        try:
+            records = publish(locate_change(str(delivered.metadata)), endpoints)
+        except UserError as exc:
+            records = []
+            result.notes.append(f"not pinned: {exc}")
+        for record in records:
+            line = f"{delivered.patch.name}: {record.service} {record.status}: {record.detail}"
+            progress.note(line)
+            result.notes.append(line)
+
+
 def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
     """Write the bundle (patches, metadata, report.md) and one ledger line per decision."""
     chosen = select(result.evaluations)
@@ -114,6 +139,7 @@ def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
     result.bundle_dir = folder
     for evaluation in chosen:
         result.delivered.append(bundle.write_change(request, evaluation, folder))
+    _publish(request, result, progress)
     if chosen and request.signing_key is None:
         unsigned = "the bundle is not signed: no signing key (make one with `selfimprove keygen`)"
         progress.note(unsigned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -53,6 +54,22 @@ def run_cli(
     return subprocess.run(
         [*CLI, *args], cwd=cwd, env=cli_env(home), capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any connection to an address other than 127.0.0.1, and ignore proxy settings."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+    real = socket.create_connection
+
+    def guarded(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        assert address[0] == "127.0.0.1", f"contacted {address[0]}"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", guarded)
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -31,15 +31,8 @@ class Setup:
     change: Delivered
 
 
-@pytest.fixture
-def setup(make_repo: Callable[..., Path], tmp_path: Path) -> Setup:
-    repo = make_repo({"pkg/mod.py": OLD})
-    home = tmp_path / "home"
-    key = tmp_path / "keys" / "bot"
-    made = run_cli("keygen", "--path", str(key), "--identity", "bot@example.com", cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    allowed = tmp_path / "allowed_signers"
-    allowed.write_text(made.stdout.splitlines()[-1] + "\n")
+def write_sample_change(repo: Path, folder: Path, key: Path | None, home: Path) -> Delivered:
+    """A bundle for a small accepted change to ``pkg/mod.py`` (gate results given as data)."""
     request = make_request(repo, signing_key=key, home=home)
     target = Target("pkg/mod.py", "pkg.mod", "f")
     diff = make_diff("pkg/mod.py", OLD, NEW)
@@ -50,7 +43,19 @@ def setup(make_repo: Callable[..., Path], tmp_path: Path) -> Setup:
     results = tuple(
         GateResult(g, True, 0.1, "ok", perf if g == "performance" else {}) for g in GATES
     )
-    change = write_change(request, Evaluation(candidate, results, len(GATES)), tmp_path / "bundle")
+    return write_change(request, Evaluation(candidate, results, len(GATES)), folder)
+
+
+@pytest.fixture
+def setup(make_repo: Callable[..., Path], tmp_path: Path) -> Setup:
+    repo = make_repo({"pkg/mod.py": OLD})
+    home = tmp_path / "home"
+    key = tmp_path / "keys" / "bot"
+    made = run_cli("keygen", "--path", str(key), "--identity", "bot@example.com", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(made.stdout.splitlines()[-1] + "\n")
+    change = write_sample_change(repo, tmp_path / "bundle", key, home)
     return Setup(repo, home, allowed, change)
 
 

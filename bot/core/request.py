@@ -68,6 +68,8 @@ class Request:
     thresholds: Thresholds = field(default_factory=Thresholds)
     limits: Limits = field(default_factory=Limits)
     signing_key: Path | None = None
+    ipfs_api: str | None = None
+    pinning_endpoint: str | None = None
     warnings: tuple[str, ...] = ()
 
     def project_path(self, root: Path) -> Path:
