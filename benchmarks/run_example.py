@@ -35,7 +35,7 @@ from bot.core import sandbox  # noqa: E402
 from bot.core.candidate import Candidate  # noqa: E402
 from bot.core.diffs import make_diff  # noqa: E402
 from bot.core.worktree import Worktrees, apply_diff  # noqa: E402
-from bot.pinning import prepare  # noqa: E402
+from bot.characterize import prepare  # noqa: E402
 from bot.progress import Progress  # noqa: E402
 from bot.run import run  # noqa: E402
 from validators import performance  # noqa: E402
