@@ -5,34 +5,29 @@ worktree. First each side checks its own results against the capture: calls the 
 itself does not reproduce are nondeterministic and dropped; any other call the candidate
 answers differently rejects it, because a speed-up that changes behaviour is a bug.
 
-Then base and candidate are timed in rounds, each round in a *fresh* pair of processes
-and in a balanced, shuffled order. Fresh processes matter: the same code in two processes
-can run 10-25 % apart for good (memory layout, the core it lands on), so one long-lived pair
-would let that offset pass for a speed-up; a new pair per round turns it into noise the
-statistics see. :mod:`validators.perfstats` then decides on one sample per side per round.
+Then base and candidate are timed (:mod:`validators.perftiming`): by default side by side
+in the same processes, so a process's own speed offset cancels; a target that cannot be
+timed so (the project cannot be imported twice, a copy behaves differently when it shares
+a process, ...) falls back to fresh process pairs per round, and the verdict says which
+method timed each target and why. :mod:`validators.perfstats` then decides.
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.core import sandbox
-from validators import perfstats
+from validators import perfstats, perftiming
 from validators.context import GateContext, Verdict, failed, passed
 from validators.replay_client import ReplayError, ReplayProcess
 
 NAME = "performance"
-MAX_LOOPS = 10_000_000
-WARM_UP_RUNS = 8  # the 3.11+ interpreter specialises a function after a few runs
-SEED = 0
-
-Samples = dict[str, tuple[list[float], list[float]]]  # key -> (base, candidate) s per call
+Timing = Literal["in-process", "fresh-pairs"]
+IN_PROCESS: Timing = "in-process"
+FRESH_PAIRS: Timing = "fresh-pairs"
 
 
 @dataclass(frozen=True)
@@ -46,8 +41,27 @@ class Equivalence:
     base_errors: tuple[str, ...] = ()
 
 
-def check(ctx: GateContext) -> Verdict:
-    """Pass only a candidate that keeps every captured behaviour and is proven faster."""
+@dataclass(frozen=True)
+class Timed:
+    """One target's comparison and how its samples were taken."""
+
+    comparison: perfstats.Comparison
+    method: Timing
+    fallback: str | None = None  # why in-process timing was not used, when it was asked for
+
+    def details(self) -> dict[str, Any]:
+        found: dict[str, Any] = {**self.comparison.details(), "timing_method": self.method}
+        if self.fallback:
+            found["timing_fallback"] = self.fallback
+        return found
+
+
+def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
+    """Pass only a candidate that keeps every captured behaviour and is proven faster.
+
+    ``timing`` picks how samples are taken; the default is the stronger method, and
+    ``"fresh-pairs"`` is kept so a benchmark can compare the two on the same candidate.
+    """
     key = ctx.candidate.target.key
     capture = ctx.baseline.capture_file
     if capture is None or ctx.baseline.captured_calls.get(key, 0) == 0:
@@ -60,7 +74,7 @@ def check(ctx: GateContext) -> Verdict:
     keys = [key, *dict.fromkeys(others)]
     began = time.perf_counter()
     try:
-        with _pair(ctx, capture) as (base, candidate):
+        with perftiming.pair(ctx, capture) as (base, candidate):
             same = _equivalent_calls(ctx, base, candidate, keys)
             counts = {"excluded_nondeterministic": same.excluded, "unloadable": same.unloadable}
             if same.problem is not None:
@@ -74,33 +88,13 @@ def check(ctx: GateContext) -> Verdict:
                 return failed(reason, **counts)
             timed = [k for k in keys if same.usable[k]]
             sample_ns = ctx.request.thresholds.sample_seconds * 1e9
-            loops = {k: _calibrate(base, k, same.usable[k], sample_ns) for k in timed}
-        samples = _measure(ctx, capture, loops, same.usable)
+            loops = {k: perftiming.calibrate(base, k, same.usable[k], sample_ns) for k in timed}
+        results = _time(ctx, capture, loops, same.usable, timing)
     except ReplayError as exc:
         return failed(str(exc))
     finally:
         sandbox.CLOCK.add("replay", time.perf_counter() - began)
-    return _decide(ctx, samples, loops, same.usable, counts)
-
-
-@contextmanager
-def _pair(ctx: GateContext, capture: Path) -> Iterator[tuple[ReplayProcess, ReplayProcess]]:
-    """A base and a candidate replay process, both stopped on the way out."""
-    with ExitStack() as stack:
-        base, candidate = (
-            stack.enter_context(
-                ReplayProcess(
-                    side,
-                    ctx.request.interpreter,
-                    project,
-                    capture,
-                    ctx.baseline.import_roots,
-                    ctx.request.limits.replay_timeout,
-                )
-            )
-            for side, project in (("base", ctx.base_project), ("candidate", ctx.candidate_project))
-        )
-        yield base, candidate
+    return _decide(ctx, results, loops, same.usable, counts)
 
 
 def _equivalent_calls(
@@ -130,81 +124,71 @@ def _equivalent_calls(
     return Equivalence(usable, excluded, unloadable, base_errors=base_errors)
 
 
-def _warm_up(process: ReplayProcess, key: str, calls: Sequence[int], most: int) -> None:
-    """Run every call a few times: imports, caches and the adaptive interpreter settle."""
-    process.time_ns(key, min(most, max(1, WARM_UP_RUNS // len(calls))), calls)
-
-
-def _calibrate(base: ReplayProcess, key: str, calls: Sequence[int], sample_ns: float) -> int:
-    """Loops that make one sample of ``calls`` take about ``sample_ns`` on the base."""
-    _warm_up(base, key, calls, 1)
-    loops = 1
-    while True:
-        ns = base.time_ns(key, loops, calls)
-        if ns * 4 >= sample_ns or loops >= MAX_LOOPS:
-            return max(1, min(MAX_LOOPS, round(loops * sample_ns / max(ns, 1))))
-        loops = min(MAX_LOOPS, loops * 8)
-
-
-def _measure(
-    ctx: GateContext, capture: Path, loops: dict[str, int], usable: dict[str, list[int]]
-) -> Samples:
-    """One sample per side, per round, per key (seconds per call), each round in new processes."""
-    samples: Samples = {k: ([], []) for k in loops}
-    rounds = ctx.request.thresholds.rounds
-    rng = random.Random(SEED)
-    first = {k: _balanced(rounds, rng) for k in loops}  # who goes first: half base, half not
-    for round_ in range(rounds):
-        with _pair(ctx, capture) as pair:
-            for key, n in loops.items():
-                for process in pair:
-                    _warm_up(process, key, usable[key], n)
-            for key, n in loops.items():
-                for side in (first[key][round_], 1 - first[key][round_]):
-                    ns = pair[side].time_ns(key, n, usable[key])
-                    samples[key][side].append(ns / (n * len(usable[key]) * 1e9))
-    return samples
-
-
-def _balanced(rounds: int, rng: random.Random) -> list[int]:
-    """A shuffled plan where each side is sampled first in half of the rounds."""
-    plan = [i % 2 for i in range(rounds)]
-    rng.shuffle(plan)
-    return plan
+def _time(
+    ctx: GateContext,
+    capture: Path,
+    loops: dict[str, int],
+    usable: dict[str, list[int]],
+    timing: Timing,
+) -> dict[str, Timed]:
+    """Time every key in-process where possible (when asked to), the rest in fresh pairs."""
+    thresholds = ctx.request.thresholds
+    target = next(iter(loops))  # the others are only checked for slow-downs
+    results: dict[str, Timed] = {}
+    fallback: dict[str, str] = {}
+    if timing == IN_PROCESS:
+        ab = perftiming.in_process(ctx, capture, loops, usable)
+        fallback = ab.fallback
+        for key, groups in ab.pairs.items():
+            paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
+            results[key] = Timed(paired(groups, thresholds), IN_PROCESS)
+    rest = {k: n for k, n in loops.items() if k not in results}
+    if rest:
+        samples = perftiming.fresh_pairs(ctx, capture, rest, usable)
+        for key, (base, candidate) in samples.items():
+            judge = perfstats.speedup if key == target else perfstats.slowdown
+            results[key] = Timed(judge(base, candidate, thresholds), FRESH_PAIRS, fallback.get(key))
+    return {k: results[k] for k in loops}
 
 
 def _decide(
     ctx: GateContext,
-    samples: Samples,
+    results: dict[str, Timed],
     loops: dict[str, int],
     usable: dict[str, list[int]],
     counts: dict[str, int],
 ) -> Verdict:
     """Accept a significant speed-up of the target that slows no other captured target."""
     thresholds = ctx.request.thresholds
-    key, *other_keys = list(samples)
-    main = perfstats.speedup(*samples[key], thresholds)
-    others = {k: perfstats.slowdown(*samples[k], thresholds) for k in other_keys}
+    key, *other_keys = list(results)
+    main = results[key].comparison
     n = len(usable[key])
     details: dict[str, Any] = {
-        **main.details(),
+        **results[key].details(),
         "min_speedup": main.min_ratio,
         "calls": n,
         "rounds": thresholds.rounds,
         "loops": loops[key],
         **counts,
         "other_targets": {
-            k: {**c.details(), "calls": len(usable[k]), "slower": c.significant}
-            for k, c in others.items()
+            k: {
+                **results[k].details(),
+                "calls": len(usable[k]),
+                "slower": results[k].comparison.significant,
+            }
+            for k in other_keys
         },
     }
+    if results[key].method == IN_PROCESS:
+        details["processes"] = perftiming.AB_PROCESSES
     if not main.significant:
         return failed(
             f"no proven speed-up over {n} captured calls: {main.summary()}; needs "
             f"p < {thresholds.p_value:g} and a CI above {main.min_ratio:g}x",
             **details,
         )
-    for other, comparison in others.items():
+    for other in other_keys:
+        comparison = results[other].comparison
         if comparison.significant:
             return failed(f"the change slows {other}: {comparison.summary(' slower')}", **details)
     return passed(f"{main.summary(' faster')} over {n} captured calls", **details)

@@ -4,6 +4,14 @@ Timing samples are noisy and not normal (a long right tail from interrupts), so 
 compares medians, tests with Mann-Whitney U (rank-based, no normality assumption) and
 bounds the speed-up with a bootstrap confidence interval of the ratio of medians: a
 change is accepted only when the gain is both significant and large enough to matter.
+
+Samples come in one of two shapes. Fresh process pairs give two independent samples
+(:func:`speedup`, :func:`slowdown`). In-process A/B timing gives, per process, a list of
+(base, candidate) pairs timed back to back (:func:`paired_speedup`, :func:`paired_slowdown`):
+the ratio is then the median of the per-pair ratios, so drift and bursts that hit both
+halves of a pair cancel; the bootstrap resamples processes before pairs, so a process
+whose two copies happen to sit unevenly in memory cannot decide alone; and Mann-Whitney
+sees each sample scaled by its process's local level (:func:`local_levels`).
 """
 
 from __future__ import annotations
@@ -12,12 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.stats import mannwhitneyu
 
 from bot.core.request import Thresholds
 
 RESAMPLES = 4000
 CONFIDENCE = 0.95
+
+NEIGHBOURS = 2  # pairs on each side that set a pair's local level (see local_levels)
+Groups = Sequence[Sequence[tuple[float, float]]]  # per process: (base_s, candidate_s) per pair
 
 
 @dataclass(frozen=True)
@@ -144,3 +156,79 @@ def slowdown(
 ) -> Comparison:
     """Is the candidate slower? ``significant`` means a regression; ratio = candidate / base."""
     return _compare(base, candidate, thresholds, speedup=False)
+
+
+def clustered_median_ci(
+    values: npt.NDArray[np.float64],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A percentile bootstrap CI of the median of ``values`` (processes x pairs).
+
+    Each resample draws processes with replacement, then pairs within each drawn process,
+    so the spread between processes widens the interval as it should.
+    """
+    groups, size = values.shape
+    rng = np.random.default_rng(seed)
+    chosen = rng.integers(0, groups, (resamples, groups, 1))
+    inner = rng.integers(0, size, (resamples, groups, size))
+    medians = np.median(values[chosen, inner].reshape(resamples, -1), axis=1)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def local_levels(pairs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Per pair, the median of both sides over the ``NEIGHBOURS`` pairs each side of it.
+
+    A process's speed drifts (other load, caches, the heap); scaling both halves of a pair
+    by the level around it removes that from the Mann-Whitney test. The pair itself is left
+    out, so a pair cannot shrink its own difference; both halves get the same scale, so
+    under "no difference" they stay exchangeable.
+    """
+    groups, size, _ = pairs.shape
+    levels = np.empty((groups, size))
+    for index in range(size):
+        near = range(max(0, index - NEIGHBOURS), min(size, index + NEIGHBOURS + 1))
+        others = [j for j in near if j != index] or [index]
+        levels[:, index] = np.median(pairs[:, others, :].reshape(groups, -1), axis=1)
+    return levels
+
+
+def _compare_paired(groups: Groups, thresholds: Thresholds, *, speedup: bool) -> Comparison:
+    pairs = np.asarray(groups, dtype=float)
+    if pairs.ndim != 3 or pairs.shape[2] != 2 or pairs.shape[1] == 0:
+        raise ValueError("paired samples need the same number of (base, candidate) pairs")
+    base, candidate = pairs[..., 0], pairs[..., 1]
+    slower, faster = (base, candidate) if speedup else (candidate, base)
+    ratios = slower / np.maximum(faster, np.finfo(float).tiny)
+    low, high = clustered_median_ci(ratios)
+    level = local_levels(pairs)  # process offsets and drift cancel; the pairing stays out
+    p = p_greater(list((slower / level).ravel()), list((faster / level).ravel()))
+    base_median, base_iqr = median_iqr(list(base.ravel()))
+    candidate_median, candidate_iqr = median_iqr(list(candidate.ravel()))
+    min_ratio = min_ratio_for(base_median, thresholds)
+    return Comparison(
+        base_median_s=base_median,
+        candidate_median_s=candidate_median,
+        base_iqr_s=base_iqr,
+        candidate_iqr_s=candidate_iqr,
+        ratio=float(np.median(ratios)),
+        ci_low=low,
+        ci_high=high,
+        p_value=p,
+        min_ratio=min_ratio,
+        significant=p < thresholds.p_value and low >= min_ratio,
+    )
+
+
+def paired_speedup(groups: Groups, thresholds: Thresholds) -> Comparison:
+    """Is the candidate faster, judged on in-process pairs? ratio = median of base/candidate."""
+    return _compare_paired(groups, thresholds, speedup=True)
+
+
+def paired_slowdown(groups: Groups, thresholds: Thresholds) -> Comparison:
+    """Is the candidate slower, judged on in-process pairs? ratio = median of candidate/base."""
+    return _compare_paired(groups, thresholds, speedup=False)

@@ -3,6 +3,8 @@
 Captured calls are pickles made by target code, so only the replay subprocess ever
 unpickles them; this client sends JSON commands and reads JSON verdicts, each answer
 within a timeout, and turns a hang, a crash or a harness error into :class:`ReplayError`.
+A process may hold two copies of the project (``NATIVE`` and ``OTHER``, see
+``load_other``) so that base and candidate can be timed side by side in it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.core.harness import HARNESS_DIR
 from bot.core.testrun import import_path_env
 
 SCRIPT = HARNESS_DIR / "replay.py"
+NATIVE, OTHER = "native", "other"  # a process's own import of the project, and its second copy
 _TAIL_LINES = 15
 
 
@@ -104,21 +107,40 @@ class ReplayProcess:
             raise ReplayError(f"the {self.side} replay failed: {answer['error']}")
         return answer
 
-    def check(self, keys: Sequence[str], rel_tol: float, abs_tol: float) -> dict[str, Any]:
-        """Per-target verdicts on every captured call (see ``replay.py``)."""
-        command = {"cmd": "check", "targets": list(keys), "rel_tol": rel_tol, "abs_tol": abs_tol}
+    def check(
+        self, keys: Sequence[str], rel_tol: float, abs_tol: float, world: str = NATIVE
+    ) -> dict[str, Any]:
+        """Per-target verdicts on every captured call (see ``replay.py``), in ``world``."""
+        command = {
+            "cmd": "check",
+            "targets": list(keys),
+            "rel_tol": rel_tol,
+            "abs_tol": abs_tol,
+            "world": world,
+        }
         targets = self.ask(command).get("targets")
         if not isinstance(targets, dict) or set(targets) != set(keys):
             raise ReplayError(f"the {self.side} replay answered 'check' for other targets")
         return targets
 
-    def time_ns(self, key: str, loops: int, calls: Sequence[int]) -> int:
-        """Total nanoseconds of ``loops`` runs of each listed call."""
+    def time_ns(self, key: str, loops: int, calls: Sequence[int], world: str = NATIVE) -> int:
+        """Total nanoseconds of ``loops`` runs of each listed call, in ``world``."""
         command = {"cmd": "time", "target": key, "loops": loops, "calls": list(calls)}
-        ns = self.ask(command).get("ns")
+        ns = self.ask(command | {"world": world}).get("ns")
         if not isinstance(ns, int) or ns < 0:
             raise ReplayError(f"the {self.side} replay answered 'time' without a duration")
         return ns
+
+    def load_other(self, root: Path, modules: Sequence[str]) -> list[str]:
+        """Import a second copy of the project from worktree ``root`` (the ``other`` world).
+
+        Returns the module names of the copy; a copy that cannot be made is a ReplayError.
+        """
+        command = {"cmd": "load_other", "root": str(root), "modules": list(modules)}
+        loaded = self.ask(command).get("modules")
+        if not isinstance(loaded, list) or not loaded:
+            raise ReplayError(f"the {self.side} replay loaded no second copy of the project")
+        return [str(name) for name in loaded]
 
     def close(self) -> None:
         """Ask the process to quit, then kill its group whatever it did."""

@@ -7,6 +7,7 @@ import math
 import os
 import pickle
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +21,7 @@ from bot.core.harness import HARNESS_DIR
 from bot.core.request import Limits, Thresholds
 from bot.core.testrun import run_suite
 from tests.conftest import GateBench
-from validators import performance
+from validators import performance, perftiming
 
 QUICK = Thresholds(rounds=10, sample_seconds=0.004)
 MOD = "src/pkg/mod.py"
@@ -146,8 +147,11 @@ def test_faster_candidate_passes_and_the_bot_never_unpickles(
     assert details["excluded_nondeterministic"] == 3  # jitter: the base disagrees with itself
     assert set(details["other_targets"]) == {STATS.key}  # a method, replayed with its self
     assert sandbox.CLOCK.seconds["replay"] > replay_seconds
+    assert details["timing_method"] == "in-process" and "timing_fallback" not in details
+    assert details["processes"] == perftiming.AB_PROCESSES
+    assert details["other_targets"][STATS.key]["timing_method"] == "in-process"
     unpickled_by = {int(p.name.split("-")[1]) for p in markers.iterdir()}
-    assert len(unpickled_by) == 2 + 2 * QUICK.rounds  # the check pair, then a pair per round
+    assert len(unpickled_by) == 2 + perftiming.AB_PROCESSES  # the check pair, then A/B processes
     assert os.getpid() not in unpickled_by
 
 
@@ -158,10 +162,14 @@ def test_same_speed_and_slower_candidates_are_rejected(
     same = bench.context({MOD: lookup() + "# a comment changes nothing\n"}, target=COUNT)
     slower = bench.context({MOD: lookup(test=" if x in sorted(KNOWN)")}, target=COUNT)
 
-    verdict = performance.check(same)
-    assert not verdict.passed
-    assert verdict.reason.startswith("no proven speed-up over 7 captured calls: ")
-    assert "; needs p < 0.01 and a CI above 1.05x" in verdict.reason
+    for timing in (performance.IN_PROCESS, performance.FRESH_PAIRS):
+        verdict = performance.check(same, timing=timing)
+        assert not verdict.passed
+        assert verdict.reason.startswith("no proven speed-up over 7 captured calls: ")
+        assert "; needs p < 0.01 and a CI above 1.05x" in verdict.reason
+        assert verdict.details["timing_method"] == timing
+        if timing == performance.IN_PROCESS:  # fresh pairs can stray far from 1 on A/A
+            assert 0.9 < verdict.details["ratio"] < 1.1
 
     verdict = performance.check(slower)
     assert not verdict.passed
@@ -271,6 +279,7 @@ def test_candidate_that_slows_another_target_is_rejected(
     assert verdict.reason.startswith(f"the change slows {STATS.key}: ")
     assert verdict.details["ratio"] > 2  # the target itself did get faster
     assert verdict.details["other_targets"][STATS.key]["slower"] is True
+    assert verdict.details["other_targets"][STATS.key]["timing_method"] == "in-process"
 
 
 def test_replay_that_crashes_hangs_or_cannot_load_fails_with_the_reason(
@@ -296,7 +305,11 @@ def _load_replay() -> ModuleType:
     spec = importlib.util.spec_from_file_location("replay_harness", HARNESS_DIR / "replay.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(HARNESS_DIR))  # as when run by path: its sibling module imports
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(HARNESS_DIR))
     return module
 
 

@@ -76,3 +76,93 @@ def test_slowdown_is_a_regression() -> None:
 def test_too_few_samples_prove_nothing() -> None:
     assert perfstats.p_greater([2.0], [1.0]) == 1.0
     assert not perfstats.speedup([2e-4], [1e-4], DEFAULT).significant
+
+
+def paired(
+    base_s: float,
+    candidate_s: float,
+    *,
+    processes: int = 4,
+    pairs: int = 20,
+    offset: float = 0.2,
+    spread: float = 0.03,
+    seed: int = 1,
+) -> list[list[tuple[float, float]]]:
+    """In-process pairs: each process slows *both* sides by its own offset (up to ``offset``).
+
+    Each pair also shares a burst factor, as when both halves of a pair hit the same
+    interrupt or drift; only the per-sample noise differs between the two halves.
+    """
+    rng = np.random.default_rng(seed)
+    groups = []
+    for _ in range(processes):
+        factor = 1 + rng.uniform(-offset, offset)
+        shared = rng.lognormal(0.0, spread * 2, size=pairs)
+        noise = rng.lognormal(0.0, spread, size=(pairs, 2))
+        groups.append(
+            [
+                (base_s * factor * s * b, candidate_s * factor * s * c)
+                for s, (b, c) in zip(shared, noise, strict=True)
+            ]
+        )
+    return groups
+
+
+def test_paired_speedup_survives_process_offsets() -> None:
+    """A 10 % gain is proven although processes differ by up to 20 % among themselves."""
+    result = perfstats.paired_speedup(paired(1.1e-4, 1e-4), DEFAULT)
+    assert result.significant
+    assert result.ratio == pytest.approx(1.1, rel=0.03)
+    assert result.ci_low >= DEFAULT.min_speedup and result.p_value < DEFAULT.p_value
+    assert result.base_median_s > result.candidate_median_s
+
+
+def test_paired_same_code_is_rejected_both_ways() -> None:
+    for seed in range(20):
+        groups = paired(1e-4, 1e-4, seed=seed)
+        assert not perfstats.paired_speedup(groups, DEFAULT).significant
+        assert not perfstats.paired_slowdown(groups, DEFAULT).significant
+
+
+def test_paired_slowdown_is_a_regression() -> None:
+    result = perfstats.paired_slowdown(paired(1e-4, 1.3e-4), DEFAULT)
+    assert result.significant and result.ratio == pytest.approx(1.3, rel=0.03)
+    assert not perfstats.paired_speedup(paired(1e-4, 1.3e-4), DEFAULT).significant
+
+
+def test_one_lucky_process_cannot_carry_a_claim() -> None:
+    """Three processes see nothing and one sees 1.3x: the CI resamples processes, so no."""
+    groups = paired(1e-4, 1e-4, processes=3, offset=0.0, spread=0.005)
+    groups += paired(1.3e-4, 1e-4, processes=1, offset=0.0, spread=0.005, seed=9)
+    result = perfstats.paired_speedup(groups, DEFAULT)
+    assert result.ci_low < DEFAULT.min_speedup and not result.significant
+    pooled = perfstats.bootstrap_ratio_ci(
+        [b for g in groups for b, _ in g], [c for g in groups for _, c in g]
+    )
+    assert result.ci_high - result.ci_low > pooled[1] - pooled[0]
+
+
+def test_paired_samples_must_be_rectangular() -> None:
+    with pytest.raises(ValueError):
+        perfstats.paired_speedup([[(2e-4, 1e-4)], []], DEFAULT)
+    with pytest.raises(ValueError):
+        perfstats.paired_speedup([], DEFAULT)
+
+
+def test_drift_within_a_process_neither_hides_a_gain_nor_makes_one() -> None:
+    """A process that slows by 60 % while it runs: local levels take the drift out."""
+    rng = np.random.default_rng(3)
+    drift = np.linspace(0.8, 1.4, 20)
+
+    def drifting(gain: float) -> list[list[tuple[float, float]]]:
+        noise = rng.lognormal(0.0, 0.02, size=(4, 20, 2))
+        return [
+            [(1e-4 * gain * d * b, 1e-4 * d * c) for d, (b, c) in zip(drift, row, strict=True)]
+            for row in noise
+        ]
+
+    assert perfstats.paired_speedup(drifting(1.1), DEFAULT).p_value < 1e-6
+    levels = perfstats.local_levels(np.asarray(drifting(1.0)))
+    assert levels.shape == (4, 20) and levels[0, -1] > 1.5 * levels[0, 0]
+    for _ in range(10):
+        assert not perfstats.paired_speedup(drifting(1.0), DEFAULT).significant

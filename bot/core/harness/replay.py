@@ -7,10 +7,16 @@ the bot reads nothing but the JSON verdicts. Standard library only.
 Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
 
 * ``{"cmd": "check", "targets": [key, ...], "rel_tol": r, "abs_tol": a}`` → ``{"targets":
-  {key: {"calls", "ok", "skipped", "verdicts", "mismatches", "reasons", "errors"}}}``;
-  a verdict is true (same outcome and same arguments afterwards), false, or null (the call
-  could not be loaded here).
+  {key: {"calls", "ok", "skipped", "verdicts", "mismatches", "reasons", "errors",
+  "foreign"}}}``; a verdict is true (same outcome and same arguments afterwards), false, or
+  null (the call could not be loaded here).
 * ``{"cmd": "time", "target": key, "loops": L, "calls": [i, ...]}`` → ``{"ns": total}``.
+* ``{"cmd": "load_other", "root": path, "modules": [name, ...]}`` → ``{"modules": [...]}``:
+  import a second copy of the project from the other worktree ``root`` (``OtherCopy`` in
+  ``selfimprove_worlds.py``, next to this file). Afterwards ``check`` and ``time`` take
+  ``"world": "other"`` to run that copy, and ``check`` reports in ``foreign`` the first
+  file of the *other* copy's tree that ran while a call of this world was replayed (null
+  when none did).
 * ``{"cmd": "quit"}``.
 
 A harness error answers ``{"error": "..."}``. The protocol keeps private copies of fds 0
@@ -22,15 +28,17 @@ from __future__ import annotations
 import base64
 import gc
 import importlib
+import io
 import json
 import math
 import os
-import pickle
 import sys
 import time
 import types
 from collections.abc import Callable
 from typing import IO, Any
+
+from selfimprove_worlds import NATIVE, OTHER, OtherCopy, Unpickler, Watch
 
 _REPR = 80
 _MAX_DEPTH = 200
@@ -133,20 +141,42 @@ def _truth(result: Any) -> bool:
 
 
 class Replayer:
-    """The captured calls of every target and the functions they belong to."""
+    """The captured calls of every target and the functions they belong to, per world.
+
+    The ``native`` world is the project as this process imported it; the ``other`` world is
+    the second copy loaded by ``load_other`` (absent until then).
+    """
 
     def __init__(self, captures: dict[str, Any]) -> None:
         self.captures = captures
-        self.functions: dict[str, Callable[..., Any]] = {}
+        self.functions: dict[tuple[str, str], Callable[..., Any]] = {}
+        self.other: OtherCopy | None = None
 
     def records(self, key: str) -> list[dict[str, Any]]:
         return list(self.captures.get(key, {}).get("calls", []))
 
-    def function(self, key: str) -> Callable[..., Any]:
+    def modules(self, world: str) -> dict[str, types.ModuleType]:
+        """Module copies that replace ``sys.modules`` entries in ``world`` (none natively)."""
+        if world == NATIVE:
+            return {}
+        if self.other is None:
+            raise RuntimeError("no other copy of the project is loaded")
+        copies: dict[str, types.ModuleType] = self.other.modules
+        return copies
+
+    def loads(self, blob: bytes, world: str) -> Any:
+        """Unpickle with the project's classes taken from ``world``'s copy of the project."""
+        return Unpickler(io.BytesIO(blob), self.modules(world)).load()
+
+    def function(self, key: str, world: str = NATIVE) -> Callable[..., Any]:
         """Import ``module:qualname``; a method is the plain function in its class dict."""
-        if key not in self.functions:
+        if (world, key) not in self.functions:
             module_name, qualname = key.split(":", 1)
-            holder: Any = importlib.import_module(module_name)
+            holder: Any = self.modules(world).get(module_name)
+            if holder is None:
+                if world != NATIVE:
+                    raise ImportError(f"{module_name} is not part of the other copy")
+                holder = importlib.import_module(module_name)
             parts = qualname.split(".")
             for part in parts[:-1]:
                 holder = getattr(holder, part)
@@ -160,29 +190,32 @@ class Replayer:
                 func = getattr(holder, parts[-1])
             if not callable(func):
                 raise TypeError(f"{key} is not callable")
-            self.functions[key] = func
-        return self.functions[key]
+            self.functions[world, key] = func
+        return self.functions[world, key]
 
-    def check(self, keys: list[str], rel_tol: float, abs_tol: float) -> dict[str, Any]:
-        return {"targets": {key: self._check_one(key, rel_tol, abs_tol) for key in keys}}
+    def check(
+        self, keys: list[str], rel_tol: float, abs_tol: float, world: str = NATIVE
+    ) -> dict[str, Any]:
+        return {"targets": {key: self._check_one(key, rel_tol, abs_tol, world) for key in keys}}
 
-    def _check_one(self, key: str, rel_tol: float, abs_tol: float) -> dict[str, Any]:
+    def _check_one(self, key: str, rel_tol: float, abs_tol: float, world: str) -> dict[str, Any]:
         records = self.records(key)
         verdicts: list[bool | None] = [None] * len(records)
         reasons: dict[str, str] = {}
         errors: list[str] = []
+        watch = Watch(self.other.foreign[world] if self.other else ())
         try:
-            func = self.function(key)
+            func = watch.wrap(self.function(key, world))
         except Exception as exc:
             errors.append(f"cannot load {key}: {type(exc).__name__}: {exc}")
-            return _summary(verdicts, reasons, errors)
+            return _summary(verdicts, reasons, errors, None)
         for index, record in enumerate(records):
             try:
-                args, kwargs = pickle.loads(base64.b64decode(record["args"]))
-                after = pickle.loads(base64.b64decode(record["after"]))
+                args, kwargs = self.loads(base64.b64decode(record["args"]), world)
+                after = self.loads(base64.b64decode(record["after"]), world)
                 result = None
                 if record["outcome"] == "return":
-                    result = pickle.loads(base64.b64decode(record["result"]))
+                    result = self.loads(base64.b64decode(record["result"]), world)
             except Exception as exc:
                 reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
                 continue
@@ -195,18 +228,18 @@ class Replayer:
             verdicts[index] = reason is None
             if reason is not None:
                 reasons[str(index)] = reason
-        return _summary(verdicts, reasons, errors)
+        return _summary(verdicts, reasons, errors, watch.seen)
 
-    def time(self, key: str, loops: int, indices: list[int]) -> dict[str, Any]:
+    def time(self, key: str, loops: int, indices: list[int], world: str = NATIVE) -> dict[str, Any]:
         """Total ns of ``loops`` runs of each call; a fresh copy of the arguments per run."""
-        func = self.function(key)
+        func = self.function(key, world)
         records = self.records(key)
         total = 0
         for index in indices:
             blob = base64.b64decode(records[index]["args"])
             fixed: tuple[Any, Any] | None = None
             for _ in range(loops):
-                args, kwargs = fixed if fixed is not None else pickle.loads(blob)
+                args, kwargs = fixed if fixed is not None else self.loads(blob, world)
                 if fixed is None and _immutable((args, tuple(kwargs.values()))):
                     fixed = (args, kwargs)
                 total += _timed(func, args, kwargs)
@@ -289,7 +322,7 @@ def _replay_call(
 
 
 def _summary(
-    verdicts: list[bool | None], reasons: dict[str, str], errors: list[str]
+    verdicts: list[bool | None], reasons: dict[str, str], errors: list[str], foreign: str | None
 ) -> dict[str, Any]:
     failing = [f"call {i}: {why}" for i, why in reasons.items() if verdicts[int(i)] is False]
     return {
@@ -300,16 +333,27 @@ def _summary(
         "mismatches": failing[:_MAX_MISMATCHES],
         "reasons": reasons,
         "errors": errors,
+        "foreign": foreign,
     }
 
 
 def _handle(replayer: Replayer, command: dict[str, Any]) -> dict[str, Any] | None:
     cmd = command.get("cmd")
+    world = str(command.get("world", NATIVE))
+    if world not in (NATIVE, OTHER):
+        return {"error": f"unknown world {world!r}"}
     if cmd == "check":
         rel_tol = float(command.get("rel_tol", 1e-9))
-        return replayer.check(list(command["targets"]), rel_tol, float(command.get("abs_tol", 0)))
+        abs_tol = float(command.get("abs_tol", 0))
+        return replayer.check(list(command["targets"]), rel_tol, abs_tol, world)
     if cmd == "time":
-        return replayer.time(command["target"], int(command["loops"]), list(command["calls"]))
+        loops, calls = int(command["loops"]), list(command["calls"])
+        return replayer.time(command["target"], loops, calls, world)
+    if cmd == "load_other":
+        here = os.path.realpath(os.getcwd())
+        there = os.path.realpath(str(command["root"]))
+        replayer.other = OtherCopy(here, there, [str(n) for n in command["modules"]])
+        return {"modules": sorted(replayer.other.modules)}
     if cmd == "quit":
         return None
     return {"error": f"unknown command {cmd!r}"}
