@@ -81,7 +81,7 @@ def _body(request: Request, evaluation: Evaluation) -> str:
             f"{perf.get('ratio', 0):.2f}x faster "
             f"(95% CI {perf.get('ci_low', 0):.2f}-{perf.get('ci_high', 0):.2f}x, "
             f"p={perf.get('p_value', 1):.1g}, {perf.get('calls', 0)} calls, "
-            f"{perf.get('rounds', 0)} interleaved rounds)."
+            f"timed {perf.get('timing_method', 'in-process')})."
         )
     lines.append("Gates: " + ", ".join(f"{r.gate} ok" for r in evaluation.results) + ".")
     lines += [
