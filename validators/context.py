@@ -35,18 +35,6 @@ class GateContext:
     def candidate_project(self) -> Path:
         return self.request.project_path(self.candidate_root)
 
-    def project_relative(self, repo_path: str) -> str:
-        """A changed file's path (repo-relative) as a path relative to the project folder."""
-        if self.request.project == ".":
-            return repo_path
-        prefix = self.request.project.rstrip("/") + "/"
-        return repo_path[len(prefix) :] if repo_path.startswith(prefix) else repo_path
-
-    @property
-    def changed_python_files(self) -> tuple[str, ...]:
-        """Changed ``.py`` files, relative to the project folder."""
-        return tuple(self.project_relative(f) for f in self.candidate.files if f.endswith(".py"))
-
 
 @dataclass(frozen=True)
 class Verdict:

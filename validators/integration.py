@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 from bot.core import sandbox
-from bot.core.testrun import import_path_env, module_name
+from bot.core.testrun import import_path_env, module_name, with_interpreter
 from validators.context import GateContext, Verdict, failed, passed
+from validators.paths import changed_python_files
 
 NAME = "integration"
 
@@ -30,9 +31,8 @@ print(json.dumps(failures))
 def check(ctx: GateContext) -> Verdict:
     command = ctx.request.integration_command
     if command:
-        argv = [ctx.request.interpreter if command[0] in ("python", "python3") else command[0]]
         done = sandbox.run(
-            [*argv, *command[1:]],
+            with_interpreter(command, ctx.request.interpreter),
             ctx.candidate_project,
             timeout=ctx.request.limits.test_timeout,
             kind="integration",
@@ -64,5 +64,5 @@ def check(ctx: GateContext) -> Verdict:
 
 def changed_modules(ctx: GateContext) -> list[str]:
     """Dotted names of the changed files that the test run could import."""
-    names = (module_name(rel, ctx.baseline.import_roots) for rel in ctx.changed_python_files)
+    names = (module_name(rel, ctx.baseline.import_roots) for rel in changed_python_files(ctx))
     return [n for n in names if n is not None]

@@ -40,14 +40,20 @@ class SuiteRun:
         return frozenset(t for t, o in self.outcomes.items() if o == "failed")
 
 
+def with_interpreter(command: Sequence[str], interpreter: str) -> list[str]:
+    """A configured command with the target's interpreter in place of a leading ``python``."""
+    argv = list(command)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = interpreter
+    return argv
+
+
 def pytest_argv(request: Request) -> list[str]:
     """The test command with the target's interpreter in place of a leading ``python``."""
-    argv = list(request.test_command)
-    if not argv:
+    if not request.test_command:
         raise UserError("the test command is empty")
-    if argv[0] in ("python", "python3"):
-        argv[0] = request.interpreter
-    elif argv[0] in ("pytest", "py.test"):
+    argv = with_interpreter(request.test_command, request.interpreter)
+    if argv[0] in ("pytest", "py.test"):
         argv[:1] = [request.interpreter, "-m", "pytest"]
     if "pytest" not in argv[:3]:
         raise UserError(
