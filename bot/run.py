@@ -30,6 +30,7 @@ from bot.report import markdown
 from bot.results import RunResult
 from bot.verify import locate_change
 from methods import test_driven
+from methods.codemod_generator import CodemodGenerator
 from validators.cascade import GATES, run_cascade
 from validators.context import GateContext
 
@@ -58,8 +59,9 @@ def run(request: Request, progress: Progress) -> RunResult:
                 progress.note(text)
                 result.notes.append(text)
 
-            context = MethodContext(request, baseline, evaluate, note)
-            progress.stage("generating", f"{method.NAME} with the codemod generator")
+            generator = CodemodGenerator()
+            context = MethodContext(request, baseline, evaluate, note, generator)
+            progress.stage("generating", f"{method.NAME} with the {generator.name} generator")
             for target in baseline.targets:
                 result.evaluations.extend(method.run(context, target))
             result.seconds = time.perf_counter() - began

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
 from bot.core.evaluation import Evaluation
+from bot.core.generator import Generator
 from bot.core.request import Request
 
 
@@ -16,13 +17,15 @@ class MethodContext:
     """Given to a method for one run: the facts, and the one way to prove a candidate.
 
     ``evaluate`` checks a candidate out in a fresh worktree, runs the gate cascade on it and
-    removes the worktree; ``note`` tells the user something (progress, a skipped target).
+    removes the worktree; ``note`` tells the user something (progress, a skipped target);
+    ``generator`` proposes candidates (the codemods, or a chain of models ending in them).
     """
 
     request: Request
     baseline: Baseline
     evaluate: Callable[[Candidate], Evaluation]
     note: Callable[[str], None]
+    generator: Generator
 
     def base_source(self, project_relative: str) -> str:
         """A project file's text at the base commit."""
