@@ -1,0 +1,70 @@
+"""Replies kept by prompt: in process (cachetools) and on disk, so a re-run on the same base
+asks no model again.
+
+The key is the sha256 of provider, model and the exact prompt; the disk copy is one JSON file
+per key under ``$SELFIMPROVE_HOME/cache/llm/``, written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import cachetools
+
+from bot.core.llm.completion import Completion
+from bot.core.llm.settings import ModelSpec
+
+
+def prompt_sha256(system: str, user: str) -> str:
+    """The prompt's own hash, as the ledger records it."""
+    return hashlib.sha256(json.dumps([system, user]).encode()).hexdigest()
+
+
+def cache_key(spec: ModelSpec, prompt_hash: str) -> str:
+    return hashlib.sha256(f"{spec.provider}\0{spec.model}\0{prompt_hash}".encode()).hexdigest()
+
+
+class PromptCache:
+    """Memory first, then disk; an unreadable disk entry counts as a miss."""
+
+    def __init__(self, folder: Path, size: int = 256) -> None:
+        self.folder = folder
+        self._memory: cachetools.LRUCache[str, Completion] = cachetools.LRUCache(maxsize=size)
+
+    def get(self, key: str) -> Completion | None:
+        found = self._memory.get(key)
+        if found is not None:
+            return found
+        path = self.folder / f"{key}.json"
+        try:
+            data = json.loads(path.read_text())
+            found = Completion(
+                str(data["text"]), int(data["input_tokens"]), int(data["output_tokens"])
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self._memory[key] = found
+        return found
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._memory[key] = completion
+        entry = {
+            "text": completion.text,
+            "input_tokens": completion.input_tokens,
+            "output_tokens": completion.output_tokens,
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{key}.", dir=self.folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(entry, handle)
+            os.replace(temp, self.folder / f"{key}.json")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise

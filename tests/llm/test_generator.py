@@ -1,0 +1,222 @@
+"""The chain on real SDK clients and stand-in servers: provenance, malformed replies, retries,
+falling through to the codemods, the budget, and the prompt cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.core.candidate import Candidate, Target
+from bot.core.evaluation import Evaluation, GateResult
+from bot.core.generator import Attempt, Generator
+from bot.core.llm.settings import LLMSettings, Price, parse_chain
+from bot.core.method import MethodContext
+from bot.report import markdown
+from bot.results import RunResult
+from methods.codemod_generator import CodemodGenerator
+from methods.llm_generator import LLMGenerator, generator_for
+from tests.conftest import make_request
+from tests.llm.project import COUNT, FAST_COUNT, FILES, MALFORMED, VOWEL, bare_baseline
+from tests.llm.standin import Reply, StandIn
+
+
+@pytest.fixture(autouse=True)
+def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "SELFIMPROVE_LLM"):
+        monkeypatch.delenv(name, raising=False)
+
+
+class Run:
+    """One generator built from a Request, as ``bot.run`` builds it, and what it said."""
+
+    def __init__(self, repo: Path, home: Path, settings: LLMSettings) -> None:
+        self.notes: list[str] = []
+        self.request = make_request(repo, home=home, llm=settings)
+        self.generator: Generator = generator_for(self.request, self.notes.append)
+        self.ctx = MethodContext(
+            self.request,
+            bare_baseline(repo, COUNT, VOWEL),
+            _no_evaluation,
+            self.notes.append,
+            self.generator,
+        )
+
+    def propose(self, target: Target, history: tuple[Attempt, ...] = ()) -> list[Candidate]:
+        return self.generator.propose(self.ctx, target, method="test-driven", history=history)
+
+
+def _no_evaluation(candidate: Candidate) -> Evaluation:
+    raise AssertionError("a generator never evaluates")
+
+
+def settings(chain: str, *servers: StandIn, **limits: object) -> LLMSettings:
+    base_urls = {}
+    for spec, server in zip(parse_chain(chain), servers, strict=True):
+        base_urls["anthropic" if spec.provider == "anthropic" else "openai"] = (
+            server.url if spec.provider == "anthropic" else server.openai_url
+        )
+    return LLMSettings(
+        chain=parse_chain(chain),
+        configured=True,
+        base_urls=base_urls,
+        retries=1,
+        retry_wait=0.01,
+        **limits,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(FILES)
+
+
+def test_a_model_candidate_carries_its_provenance(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(FAST_COUNT, input_tokens=1200, output_tokens=80)) as server:
+        prices = {"gpt-test": Price(input=2.0, output=10.0)}
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, prices=prices))
+        [candidate] = run.propose(COUNT)
+    assert isinstance(run.generator, LLMGenerator)
+    assert (candidate.generator, candidate.rule) == ("llm", "llm-function")
+    assert "+    allowed = set(ALLOWED)" in candidate.diff
+    assert candidate.files == ("src/pkg/hot.py",)
+    provenance = candidate.provenance
+    assert provenance["provider"] == "openai" and provenance["model"] == "gpt-test"
+    assert (provenance["input_tokens"], provenance["output_tokens"]) == ("1200", "80")
+    assert provenance["cost_usd"] == "0.003200"  # 1200 * 2 / 1e6 + 80 * 10 / 1e6
+    assert provenance["cached"] == "false" and len(provenance["prompt_sha256"]) == 64
+    [request] = server.requests
+    assert request.body["model"] == "gpt-test"
+    user = request.body["messages"][1]["content"]
+    assert "def count_allowed(words: list[str]) -> int:" in user
+    assert 'ALLOWED = [f"w{i}" for i in range(400)]' in user  # the global it reads
+    assert run.notes == []
+
+
+def test_a_malformed_reply_is_discarded_with_a_reason(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(MALFORMED)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
+        candidates = run.propose(VOWEL)
+    assert run.notes == [
+        "discarded the reply of openai:gpt-test for pkg.hot:is_vowel: "
+        "the reply holds no complete fenced code block"
+    ]
+    assert candidates and {c.generator for c in candidates} == {"codemods"}
+
+
+def test_429_then_success(repo: Path, tmp_path: Path) -> None:
+    script = (Reply(status=429, headers={"retry-after": "0"}), Reply(FAST_COUNT))
+    with StandIn(*script) as server:
+        run = Run(repo, tmp_path / "home", settings("anthropic:claude-test", server))
+        [candidate] = run.propose(COUNT)
+    assert len(server.requests) == 2
+    assert candidate.provenance["provider"] == "anthropic"
+    assert run.notes == []
+
+
+def test_500_falls_through_the_chain_to_the_codemods(repo: Path, tmp_path: Path) -> None:
+    down = Reply(status=500, headers={"retry-after": "0"})
+    with StandIn(down) as first, StandIn(down) as second:
+        chain = "anthropic:claude-test,openai:gpt-test,codemods"
+        run = Run(repo, tmp_path / "home", settings(chain, first, second))
+        candidates = run.propose(VOWEL)
+    assert len(first.requests) == len(second.requests) == 2  # one try and one retry each
+    assert [c.generator for c in candidates] == ["codemods"]
+    assert candidates[0].rule == "membership-set"
+    assert len(run.notes) == 2
+    assert run.notes[0].startswith("anthropic:claude-test gave no answer for pkg.hot:is_vowel")
+    assert run.notes[1].startswith("openai:gpt-test gave no answer for pkg.hot:is_vowel")
+    assert all("HTTP 500" in note for note in run.notes)
+
+
+def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(FAST_COUNT)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, max_calls=1))
+        first = run.propose(COUNT)
+        second = run.propose(VOWEL)
+        third = run.propose(VOWEL)
+    assert len(server.requests) == 1
+    assert [c.generator for c in first] == ["llm"]
+    assert [c.generator for c in second] == [c.generator for c in third] == ["codemods"]
+    assert run.notes == ["the budget of 1 model call(s) is spent: no more model calls this run"]
+    assert isinstance(run.generator, LLMGenerator)
+    summary = run.generator.summary()
+    assert summary["budget_stopped"] == "the budget of 1 model call(s) is spent"
+    assert summary["calls"] == 1 and summary["chain"] == "openai:gpt-test -> codemods"
+    result = RunResult(run_id="run", request=run.request, llm=summary, notes=run.notes)
+    assert result.to_json()["llm"]["budget_stopped"] == summary["budget_stopped"]
+    assert "the budget stopped generation: the budget of 1 model call(s) is spent" in markdown(
+        result
+    )
+
+
+def test_a_token_budget_caps_the_reply_and_then_stops(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(MALFORMED, input_tokens=900, output_tokens=200)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, max_tokens=1000))
+        run.propose(COUNT)
+        run.propose(VOWEL)
+    [request] = server.requests
+    assert request.body["max_completion_tokens"] == 1000
+    assert run.notes[-1] == (
+        "the budget of 1000 tokens is spent (1100): no more model calls this run"
+    )
+
+
+def test_a_rerun_is_served_from_the_prompt_cache(repo: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with StandIn(Reply(FAST_COUNT)) as server:
+        first = Run(repo, home, settings("openai:gpt-test", server))
+        [made] = first.propose(COUNT)
+        again = first.propose(COUNT)  # same process: the in-memory cache
+    assert len(server.requests) == 1
+    assert again[0].diff == made.diff and again[0].provenance["cached"] == "true"
+    # A new run (new process state) with the server gone: the disk cache answers.
+    rerun = Run(repo, home, settings("openai:gpt-test", server))
+    [cached] = rerun.propose(COUNT)
+    assert cached.diff == made.diff
+    assert cached.provenance["cached"] == "true"
+    assert cached.provenance["prompt_sha256"] == made.provenance["prompt_sha256"]
+    assert len(server.requests) == 1
+    assert rerun.notes == []
+    assert len(list((home / "cache" / "llm").glob("*.json"))) == 1
+
+
+def test_no_key_means_codemods_only_said_once(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    chain = parse_chain("anthropic:claude-test,openai:gpt-test")
+    run = Run(repo, tmp_path / "home", LLMSettings(chain=chain, configured=True))
+    assert isinstance(run.generator, CodemodGenerator)
+    assert run.notes == [
+        "no language model can be used, codemods only: anthropic:claude-test "
+        "(set ANTHROPIC_API_KEY); openai:gpt-test (set OPENAI_API_KEY)"
+    ]
+    assert [c.generator for c in run.propose(VOWEL)] == ["codemods"]
+    assert len(run.notes) == 1
+
+
+def test_earlier_gate_failures_reach_the_prompt(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(MALFORMED)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
+        earlier = Candidate(COUNT, "diff --git a/x b/x\n", ("x",), "t", "llm", "llm-function", "")
+        failed = GateResult("unit", False, 1.0, "tests/test_hot.py::test_count_allowed failed")
+        history = (Attempt(earlier, Evaluation(earlier, (failed,), 7), "it broke a test"),)
+        run.propose(COUNT, history)
+    user = server.requests[0].body["messages"][1]["content"]
+    assert "stopped by the unit gate: tests/test_hot.py::test_count_allowed failed" in user
+    assert "it broke a test" in user
+    assert "Earlier attempt 1 (do not repeat it):" in user
+
+
+def test_a_link_that_keeps_failing_is_left_out(repo: Path, tmp_path: Path) -> None:
+    with StandIn(Reply(status=503, headers={"retry-after": "0"})) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
+        for target in (COUNT, VOWEL, COUNT):
+            run.propose(target)
+    assert len(server.requests) == 4  # two targets, a try and a retry each; then no more
+    assert run.notes[-1] == "openai:gpt-test failed 2 times in a row: not asked again"
