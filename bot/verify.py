@@ -2,8 +2,8 @@
 
 Every check runs and is reported on its own line, so one failure does not hide another:
 the signatures of the patch and of its metadata (for a trusted identity), the patch's
-sha256 and IPFS CID against the metadata, the reverse patch likewise, and the base commit
-being present in the repository.
+sigstore bundle when there is one, the patch's sha256 and IPFS CID against the metadata,
+the reverse patch likewise, and the base commit being present in the repository.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import git
 from bot import signing
 from bot.cid import cid_of_bytes
 from bot.core.errors import UserError
+from bot.sigstore_verify import check_sigstore_bundle, expected_repository
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,14 @@ def locate_change(path: str) -> Change:
         metadata = found[0]
     else:
         name = where.name
-        for suffix in (".reverse.patch", ".patch.sig", ".json.sig", ".patch", ".json"):
+        for suffix in (
+            ".reverse.patch",
+            ".patch.sig",
+            ".json.sig",
+            ".sigstore.json",
+            ".patch",
+            ".json",
+        ):
             if name.endswith(suffix):
                 name = name.removesuffix(suffix)
                 break
@@ -121,13 +129,26 @@ def _read(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def verify_change(change: Change, repo_root: Path, trusted: Path, identity: str) -> list[Check]:
-    """Every check of one change, passed or not."""
+def verify_change(
+    change: Change,
+    repo_root: Path,
+    trusted: Path,
+    identity: str,
+    sigstore_repository: str | None = None,
+) -> list[Check]:
+    """Every check of one change, passed or not.
+
+    A ``<id>.sigstore.json`` is checked when present (see :mod:`bot.sigstore_verify`);
+    its absence is reported but is not a failure.
+    """
     patch = _read(change.patch)
     checks = []
     if patch is not None:
         sig = change.patch.with_name(change.patch.name + ".sig")
         checks.append(_signature(patch, sig, trusted, identity, "patch"))
+        repository = expected_repository(sigstore_repository)
+        keyless = check_sigstore_bundle(change.patch, patch, repository)
+        checks.append(Check("sigstore bundle", keyless.ok, keyless.detail))
     meta_sig = change.metadata.with_name(change.metadata.name + ".sig")
     checks.append(_signature(change.metadata.read_bytes(), meta_sig, trusted, identity, "metadata"))
     checks += _digests(patch, change.facts, "patch", "patch")
