@@ -4,12 +4,14 @@ In GitHub Actions (a workflow with ``permissions: id-token: write``) the runner 
 out an OIDC token (``ACTIONS_ID_TOKEN_REQUEST_URL`` / ``_TOKEN``); Fulcio turns it into
 a short-lived certificate naming the workflow, the exact patch bytes are signed with
 its key, and Rekor logs the signature publicly. The result is ``<id>.sigstore.json``,
-which ``sigstore verify github --offline`` and ``selfimprove verify`` accept.
+which ``sigstore verify github --offline`` and ``selfimprove verify`` accept. The
+metadata is signed the same way (``<id>.json.sigstore.json``), so a run with no SSH key
+(the usual case in Actions) still ships a bundle whose every file is vouched for.
 
 It is opt-in (``--sigstore``, ``SELFIMPROVE_SIGSTORE=1`` or ``sigstore = true``), and it
 comes last: the patch, its metadata and the SSH signatures are already on disk, so the
-metadata cannot name the sigstore bundle without re-signing it. It does not need to:
-the sigstore bundle binds itself to the patch bytes, and ``verify`` finds it by name.
+metadata cannot name the sigstore bundles without re-signing it. It does not need to:
+each sigstore bundle binds itself to its file's bytes, and ``verify`` finds it by name.
 Nothing that goes wrong here (no credential, a service down or slow, a refused token)
 loses work: the outcome is one sentence for the run's notes.
 """
@@ -46,7 +48,8 @@ class SigstoreOutcome:
 
 
 def sign_patches(patches: Sequence[Path], deadline: float = DEADLINE_SECONDS) -> SigstoreOutcome:
-    """Sign every patch with one certificate; stop at the first failure, keeping the rest."""
+    """Sign every file (patches and metadata) with one certificate; stop at the first failure,
+    keeping the bundles already written."""
     outcome = SigstoreOutcome()
     written: list[Path] = []
     try:

@@ -33,7 +33,7 @@ logging.getLogger("sigstore").addHandler(logging.NullHandler())
 
 
 def bundle_path(patch: Path) -> Path:
-    """``<id>.sigstore.json`` beside ``<id>.patch``."""
+    """``<id>.sigstore.json`` beside ``<id>.patch``; ``<id>.json.sigstore.json`` for metadata."""
     return patch.with_name(patch.name.removesuffix(".patch") + BUNDLE_SUFFIX)
 
 

@@ -1,9 +1,9 @@
 """``selfimprove verify``: can a maintainer trust this bundle, before applying it?
 
 Every check runs and is reported on its own line, so one failure does not hide another:
-the signatures of the patch and of its metadata (for a trusted identity), the patch's
-sigstore bundle when there is one, the patch's sha256 and IPFS CID against the metadata,
-the reverse patch likewise, and the base commit being present in the repository.
+the signatures of the patch and of its metadata (SSH for a trusted identity, or a
+sigstore bundle made in GitHub Actions), the patch's sha256 and IPFS CID against the
+metadata, the reverse patch likewise, and the base commit being present in the repository.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ import git
 from bot import signing
 from bot.cid import cid_of_bytes
 from bot.core.errors import UserError
+from bot.sigstore_trust import bundle_path
 from bot.sigstore_verify import check_sigstore_bundle, expected_repository
+
+NO_TRUST_FILE = (
+    "no allowed_signers file to check it against: pass --allowed-signers, set "
+    "SELFIMPROVE_ALLOWED_SIGNERS or git's gpg.ssh.allowedSignersFile"
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ def locate_change(path: str) -> Change:
             ".reverse.patch",
             ".patch.sig",
             ".json.sig",
+            ".json.sigstore.json",
             ".sigstore.json",
             ".patch",
             ".json",
@@ -82,8 +89,12 @@ def locate_change(path: str) -> Change:
     return Change(metadata, patch, reverse, facts)
 
 
-def allowed_signers_path(flag: str | None, repo_root: Path) -> Path:
-    """The trust file: the flag, ``SELFIMPROVE_ALLOWED_SIGNERS``, or git's own setting."""
+def allowed_signers_path(flag: str | None, repo_root: Path) -> Path | None:
+    """The trust file: the flag, ``SELFIMPROVE_ALLOWED_SIGNERS``, or git's own setting.
+
+    ``None`` when none is configured: a bundle signed only with sigstore needs none, and
+    an SSH signature then fails its check with a sentence saying how to name one.
+    """
     chosen = flag or os.environ.get("SELFIMPROVE_ALLOWED_SIGNERS")
     if not chosen:
         try:
@@ -91,24 +102,41 @@ def allowed_signers_path(flag: str | None, repo_root: Path) -> Path:
         except git.GitCommandError:
             chosen = None
     if not chosen:
-        raise UserError(
-            "no allowed_signers file: pass --allowed-signers, set SELFIMPROVE_ALLOWED_SIGNERS "
-            "or git's gpg.ssh.allowedSignersFile"
-        )
+        return None
     path = Path(chosen).expanduser()
     if not path.is_file():
         raise UserError(f"allowed_signers file not found: {path}")
     return path
 
 
-def _signature(data: bytes, sig: Path, trusted: Path, identity: str, what: str) -> Check:
+def _signature(data: bytes, sig: Path, trusted: Path | None, identity: str, what: str) -> Check:
     if not sig.is_file():
         return Check(f"{what} signature", False, f"{sig.name} is missing: the {what} is unsigned")
+    if trusted is None:
+        return Check(f"{what} signature", False, NO_TRUST_FILE)
     try:
         who = signing.verify(data, sig.read_text(), trusted, identity)
     except signing.SignatureError as exc:
         return Check(f"{what} signature", False, str(exc))
     return Check(f"{what} signature", True, f"signed by {who.identity} ({who.fingerprint})")
+
+
+def _signed(
+    data: bytes, path: Path, trusted: Path | None, identity: str, repository: str | None, what: str
+) -> list[Check]:
+    """The signature of one file: SSH when there is one to check, else its sigstore bundle.
+
+    A run in GitHub Actions may sign with sigstore only (no SSH key there); its bundle
+    then vouches for the file. When both exist both are checked, and both must hold.
+    """
+    sig = path.with_name(path.name + ".sig")
+    keyless = check_sigstore_bundle(path, data, repository)
+    if bundle_path(path).is_file() and (not sig.is_file() or trusted is None):
+        return [Check(f"{what} signature", keyless.ok, f"sigstore: {keyless.detail}")]
+    return [
+        _signature(data, sig, trusted, identity, what),
+        Check(f"{what} sigstore bundle", keyless.ok, keyless.detail),
+    ]
 
 
 def _digests(data: bytes | None, facts: dict[str, Any], prefix: str, what: str) -> list[Check]:
@@ -132,25 +160,24 @@ def _read(path: Path) -> bytes | None:
 def verify_change(
     change: Change,
     repo_root: Path,
-    trusted: Path,
+    trusted: Path | None,
     identity: str,
     sigstore_repository: str | None = None,
 ) -> list[Check]:
     """Every check of one change, passed or not.
 
-    A ``<id>.sigstore.json`` is checked when present (see :mod:`bot.sigstore_verify`);
+    The patch and the metadata each need a valid signature: SSH against ``trusted``, or
+    (when there is no SSH signature to check) a sigstore bundle (see
+    :mod:`bot.sigstore_verify`). A sigstore bundle that is present is always checked;
     its absence is reported but is not a failure.
     """
+    repository = expected_repository(sigstore_repository)
     patch = _read(change.patch)
     checks = []
     if patch is not None:
-        sig = change.patch.with_name(change.patch.name + ".sig")
-        checks.append(_signature(patch, sig, trusted, identity, "patch"))
-        repository = expected_repository(sigstore_repository)
-        keyless = check_sigstore_bundle(change.patch, patch, repository)
-        checks.append(Check("sigstore bundle", keyless.ok, keyless.detail))
-    meta_sig = change.metadata.with_name(change.metadata.name + ".sig")
-    checks.append(_signature(change.metadata.read_bytes(), meta_sig, trusted, identity, "metadata"))
+        checks += _signed(patch, change.patch, trusted, identity, repository, "patch")
+    metadata = change.metadata.read_bytes()
+    checks += _signed(metadata, change.metadata, trusted, identity, repository, "metadata")
     checks += _digests(patch, change.facts, "patch", "patch")
     checks += _digests(_read(change.reverse_patch), change.facts, "reverse_patch", "reverse patch")
     base = str(change.facts["base_commit"])

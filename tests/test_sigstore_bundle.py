@@ -165,7 +165,7 @@ def test_absent_bundle_is_informational_and_verify_passes(signed: Signed) -> Non
     change = signed.write()
     checks = signed.checks(change, REPOSITORY)
     assert all(c.ok for c in checks.values()), checks
-    absent = checks["sigstore bundle"]
+    absent = checks["patch sigstore bundle"]
     assert absent.detail.startswith(f"none ({sigstore_json(change).name} is absent")
     assert checks["patch signature"].detail.startswith(f"signed by {IDENTITY}")
     require(list(checks.values()), locate_change(str(change.metadata)))
@@ -175,8 +175,8 @@ def test_malformed_bundle_is_rejected_and_blocks_apply(signed: Signed) -> None:
     change = signed.write()
     sigstore_json(change).write_text('{"mediaType": ')
     checks = signed.checks(change, REPOSITORY)
-    assert [name for name, c in checks.items() if not c.ok] == ["sigstore bundle"]
-    expected = f"failed sigstore bundle: {sigstore_json(change).name} is not readable JSON"
+    assert [name for name, c in checks.items() if not c.ok] == ["patch sigstore bundle"]
+    expected = f"failed patch sigstore bundle: {sigstore_json(change).name} is not readable JSON"
     with pytest.raises(UserError, match=re.escape(expected)):
         require(list(checks.values()), locate_change(str(change.metadata)))
 
@@ -184,7 +184,7 @@ def test_malformed_bundle_is_rejected_and_blocks_apply(signed: Signed) -> None:
 def test_json_that_is_not_a_sigstore_bundle_is_rejected(signed: Signed) -> None:
     change = signed.write()
     sigstore_json(change).write_text(json.dumps({"mediaType": "text/plain", "x": 1}))
-    check = signed.checks(change)["sigstore bundle"]
+    check = signed.checks(change)["patch sigstore bundle"]
     assert not check.ok
     assert check.detail.startswith(f"{sigstore_json(change).name} is not a sigstore bundle")
 
@@ -192,7 +192,7 @@ def test_json_that_is_not_a_sigstore_bundle_is_rejected(signed: Signed) -> None:
 def test_bundle_of_other_bytes_is_rejected(signed: Signed) -> None:
     change = signed.write()
     sigstore_json(change).write_text(json.dumps(SigstoreInstance().sign(b"another patch\n")))
-    check = signed.checks(change, REPOSITORY)["sigstore bundle"]
+    check = signed.checks(change, REPOSITORY)["patch sigstore bundle"]
     assert not check.ok
     patch_sha = hashlib.sha256(change.patch.read_bytes()).hexdigest()
     other_sha = hashlib.sha256(b"another patch\n").hexdigest()
@@ -212,15 +212,15 @@ def test_bundle_from_the_private_instance_verifies_offline_and_allows_apply(
 
     checks = signed.checks(change, REPOSITORY)
     assert all(c.ok for c in checks.values()), checks
-    assert checks["sigstore bundle"].detail.startswith(
+    assert checks["patch sigstore bundle"].detail.startswith(
         f"signed in GitHub Actions by {Workflow().identity} (the workflow is in {REPOSITORY})"
     )
-    unpinned = signed.checks(change)["sigstore bundle"]
+    unpinned = signed.checks(change)["patch sigstore bundle"]
     assert unpinned.ok and "pass --sigstore-repository" in unpinned.detail
 
     done = signed.cli("apply", change, "--sigstore-repository", REPOSITORY)
     assert done.returncode == 0, done.stderr
-    assert "ok    sigstore bundle: signed in GitHub Actions" in done.stdout
+    assert "ok    patch sigstore bundle: signed in GitHub Actions" in done.stdout
     assert (signed.repo / "pkg" / "mod.py").read_text() == NEW
 
 
@@ -233,7 +233,7 @@ def test_bundle_from_another_repository_is_rejected_with_sigstores_reason(
     fork = Workflow(repository="mallory/widgets")
     sigstore_json(change).write_text(json.dumps(instance.sign(change.patch.read_bytes(), fork)))
     monkeypatch.setenv("SELFIMPROVE_SIGSTORE_REPOSITORY", REPOSITORY)
-    check = signed.checks(change)["sigstore bundle"]
+    check = signed.checks(change)["patch sigstore bundle"]
     assert not check.ok
     assert "rejected by sigstore" in check.detail
     assert "GitHubWorkflowRepository does not match" in check.detail
@@ -250,7 +250,7 @@ def test_signature_that_does_not_cover_the_patch_is_rejected(
     patch_digest = hashlib.sha256(change.patch.read_bytes()).digest()
     forged = instance.sign(b"something else", claimed_digest=patch_digest)
     sigstore_json(change).write_text(json.dumps(forged))
-    check = signed.checks(change, REPOSITORY)["sigstore bundle"]
+    check = signed.checks(change, REPOSITORY)["patch sigstore bundle"]
     assert not check.ok
     assert check.detail.endswith("rejected by sigstore: Signature is invalid for input")
 
@@ -268,7 +268,7 @@ def test_a_broken_inclusion_proof_is_rejected(
     sibling[0] ^= 1
     proof["hashes"][0] = base64.b64encode(bytes(sibling)).decode()
     sigstore_json(change).write_text(json.dumps(bundle))
-    check = signed.checks(change, REPOSITORY)["sigstore bundle"]
+    check = signed.checks(change, REPOSITORY)["patch sigstore bundle"]
     assert not check.ok
     assert "invalid log entry: inclusion proof contains invalid root hash" in check.detail
 
@@ -278,7 +278,7 @@ def test_production_trust_root_refuses_a_foreign_ca_offline(signed: Signed) -> N
     change = signed.write()
     bundle = SigstoreInstance().sign(change.patch.read_bytes())
     sigstore_json(change).write_text(json.dumps(bundle))
-    check = signed.checks(change, REPOSITORY)["sigstore bundle"]
+    check = signed.checks(change, REPOSITORY)["patch sigstore bundle"]
     assert not check.ok
     assert "rejected by sigstore" in check.detail
     assert "certificate chain" in check.detail
@@ -344,15 +344,16 @@ def test_keyless_signing_end_to_end_against_loopback_fulcio_and_rekor(
         result = deliver(replace(signed.request, sigstore=True, dry_run=False))
         assert len(services.seen("/token")) == 1
         assert len(services.seen("/api/v2/signingCert")) == 1
-        assert len(services.seen("/api/v1/log/entries")) == 1
+        assert len(services.seen("/api/v1/log/entries")) == 2  # the patch and its metadata
     (change,) = result.delivered
     bundle = sigstore_json(change)
     assert f"signed with sigstore: {bundle.name}" in result.notes
+    assert f"signed with sigstore: {change.metadata.name}.sigstore.json" in result.notes
     assert not any(n.startswith("not signed with sigstore") for n in result.notes)
 
     checks = signed.checks(change, REPOSITORY)
     assert all(c.ok for c in checks.values()), checks
-    assert Workflow().identity in checks["sigstore bundle"].detail
+    assert Workflow().identity in checks["patch sigstore bundle"].detail
 
     # The stock CLI, as the README tells a maintainer to run it, agrees both ways.
     def stock(repository: str) -> subprocess.CompletedProcess[str]:
@@ -463,3 +464,64 @@ def test_sigstore_switch_from_config_env_and_flag(
     commit_files(root, {"pyproject.toml": '[tool.selfimprove]\nsigstore = "yes"\n'})
     with pytest.raises(UserError, match=r"'sigstore' in .* must be true or false"):
         build_request(Flags(path=str(root)))
+
+
+def test_a_bundle_signed_only_with_sigstore_verifies_without_an_ssh_trust_file(
+    signed: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Actions there is usually no SSH key: the sigstore bundles vouch for both files."""
+    keyless = replace(signed.request, signing_key=None, sigstore=True, dry_run=False)
+    with SigstoreServices() as services:
+        github_actions(services, monkeypatch)
+        trust_private(services.instance, tmp_path, monkeypatch)
+        result = deliver(keyless)
+    (change,) = result.delivered
+    assert not change.patch.with_name(change.patch.name + ".sig").exists()
+    found = verify_change(
+        locate_change(str(change.metadata)), signed.repo, None, IDENTITY, REPOSITORY
+    )
+    checks = {check.name: check for check in found}
+    assert all(c.ok for c in checks.values()), checks
+    assert checks["patch signature"].detail.startswith("sigstore: signed in GitHub Actions by")
+    assert checks["metadata signature"].detail.startswith("sigstore: signed in GitHub Actions by")
+
+    monkeypatch.delenv("SELFIMPROVE_ALLOWED_SIGNERS", raising=False)
+    done = run_cli(
+        "apply",
+        str(change.metadata),
+        "--repo",
+        str(signed.repo),
+        "--sigstore-repository",
+        REPOSITORY,
+        cwd=signed.repo,
+        home=keyless.home,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok    metadata signature: sigstore: signed in GitHub Actions" in done.stdout
+
+    facts = json.loads(change.metadata.read_text())
+    facts["patch_cid"] = "bafkreitampered"
+    change.metadata.write_text(json.dumps(facts))
+    tampered = verify_change(
+        locate_change(str(change.metadata)), signed.repo, None, IDENTITY, REPOSITORY
+    )
+    failed = {c.name: c.detail for c in tampered if not c.ok}
+    assert "metadata signature" in failed and "signs sha256" in failed["metadata signature"]
+
+
+def test_an_ssh_signature_with_no_trust_file_fails_with_how_to_name_one(signed: Signed) -> None:
+    change = signed.write()
+    found = verify_change(locate_change(str(change.metadata)), signed.repo, None, IDENTITY)
+    failed = {c.name: c.detail for c in found if not c.ok}
+    assert set(failed) == {"patch signature", "metadata signature"}
+    assert failed["patch signature"].startswith("no allowed_signers file to check it against")
+    done = run_cli(
+        "verify",
+        str(change.metadata),
+        "--repo",
+        str(signed.repo),
+        cwd=signed.repo,
+        home=signed.request.home,
+    )
+    assert done.returncode == 2
+    assert "failed patch signature: no allowed_signers file" in done.stderr
