@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from bot.core.baseline import Baseline
+from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request
 from bot.core.testrun import SuiteRun, run_suite
@@ -39,10 +40,13 @@ def check_green(request: Request, run: SuiteRun) -> None:
         )
 
 
-def prepare(
-    request: Request, base_root: Path, scratch: Path, progress: Progress
-) -> tuple[Baseline, list[TargetReport]]:
-    """Run the base suite, pick targets and capture their calls; return the run's Baseline."""
+def profile_targets(
+    request: Request, base_root: Path, progress: Progress
+) -> tuple[SuiteRun, list[Target]]:
+    """Profile the base suite (it must be green) and choose the targets: named or hottest.
+
+    ``selfimprove plan`` calls this too, so a plan splits exactly the targets a run would take.
+    """
     project_dir = request.project_path(base_root)
     progress.stage("profiling", f"running {' '.join(request.test_command)} under cProfile")
     profiled = run_suite(request, base_root, profile=True)
@@ -52,9 +56,15 @@ def prepare(
         f"{len(profiled.passed)} tests pass on the base in {profiled.completed.seconds:.1f}s",
     )
     if request.targets:
-        targets = resolve_specs(request, project_dir, profiled.import_roots)
-    else:
-        targets = rank_profiled(request, project_dir, profiled.profile)
+        return profiled, resolve_specs(request, project_dir, profiled.import_roots)
+    return profiled, rank_profiled(request, project_dir, profiled.profile)
+
+
+def prepare(
+    request: Request, base_root: Path, scratch: Path, progress: Progress
+) -> tuple[Baseline, list[TargetReport]]:
+    """Run the base suite, pick targets and capture their calls; return the run's Baseline."""
+    profiled, targets = profile_targets(request, base_root, progress)
     baseline = Baseline(
         root=base_root,
         work_dir=request.home / "cache",
