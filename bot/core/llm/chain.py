@@ -11,9 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.core.llm.anthropic_client import AnthropicChat
 from bot.core.llm.completion import ChatClient
-from bot.core.llm.openai_client import OpenAIChat
 from bot.core.llm.retry import RetryPolicy
 from bot.core.llm.settings import LLMSettings, ModelSpec
 
@@ -42,6 +40,10 @@ def connect(
 ) -> tuple[list[Link], list[str]]:
     """The usable links, in order, and what to tell the user about the rest."""
     env = os.environ if environ is None else environ
+    # The SDKs take seconds to import; only a run that has a model to ask pays for them.
+    from bot.core.llm.anthropic_client import AnthropicChat
+    from bot.core.llm.openai_client import OpenAIChat
+
     policy = RetryPolicy(settings.retries, settings.retry_wait, settings.max_retry_wait)
     links: list[Link] = []
     missing: list[str] = []
