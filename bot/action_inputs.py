@@ -22,6 +22,7 @@ from bot.config import Flags, build_request, parse_target
 from bot.core.errors import UserError
 from bot.core.request import Request, TargetSpec
 from bot.github.commands import Command
+from bot.plan import shard_targets
 from bot.targets import functions_in, is_candidate_file
 
 FAIL_ON = ("error", "no-change", "fallback")
@@ -59,6 +60,9 @@ class ActionInputs:
     ipfs_api: str | None = None
     pinning_endpoint: str | None = None
     llm: str | None = None  # the model chain, e.g. "anthropic:<model>,codemods"
+    sigstore: bool | None = None  # None: the project's config (or SELFIMPROVE_SIGSTORE) decides
+    plan: str | None = None  # a `selfimprove plan` file (workspace-relative), with ``shard``
+    shard: str | None = None  # "i/n": run only that shard of the plan
     allowed_bots: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -91,7 +95,14 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         ipfs_api=text("ipfs-api"),
         pinning_endpoint=text("pinning-endpoint"),
         llm=text("llm-provider"),
+        sigstore=(
+            parse_bool(action_input(env, "sigstore"), "the sigstore input")
+            if action_input(env, "sigstore")
+            else None
+        ),
         allowed_bots=frozenset(split_words(action_input(env, "allowed-bots"))),
+        plan=text("plan"),
+        shard=text("shard"),
     )
 
 
@@ -149,6 +160,12 @@ def build(inputs: ActionInputs, workspace: Path, key_dir: Path) -> Request:
     project = (workspace / inputs.path).resolve()
     if not project.is_relative_to(workspace.resolve()):
         raise UserError(f"the path input {inputs.path!r} leaves the workspace")
+    if inputs.plan or inputs.shard:
+        plan = str(workspace / inputs.plan) if inputs.plan else None
+        planned = shard_targets(plan, inputs.shard, inputs.targets)
+        if not planned:
+            raise UserError(f"shard {inputs.shard} of the plan names no targets")
+        inputs = dataclasses.replace(inputs, targets=planned)
     files = tuple(t for t in inputs.targets if _is_file_target(t))
     folders = tuple(t for t in inputs.targets if not _is_file_target(t))
     flags = Flags(
@@ -164,6 +181,7 @@ def build(inputs: ActionInputs, workspace: Path, key_dir: Path) -> Request:
         ipfs_api=inputs.ipfs_api,
         pinning_endpoint=inputs.pinning_endpoint,
         llm=inputs.llm,
+        sigstore=inputs.sigstore,
     )
     request = build_request(flags)
     if not folders:

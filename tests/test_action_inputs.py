@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -107,3 +108,36 @@ def test_a_signing_key_given_as_text_is_written_privately(
     assert stat.S_IMODE(request.signing_key.stat().st_mode) == 0o600
     with pytest.raises(UserError, match="signing key not found"):
         build(ActionInputs(path="proj", signing_key="no/such/key"), workspace, tmp_path / "k2")
+
+
+def test_the_sigstore_input_switches_keyless_signing_and_empty_leaves_it_to_config(
+    make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SELFIMPROVE_SIGSTORE", raising=False)
+    workspace = make_repo(FILES)
+    assert read_inputs({"INPUT_SIGSTORE": "true"}).sigstore is True
+    assert read_inputs({"INPUT_SIGSTORE": ""}).sigstore is None
+    with pytest.raises(UserError, match="sigstore input must be true or false"):
+        read_inputs({"INPUT_SIGSTORE": "sometimes"})
+    signed = build(
+        read_inputs({"INPUT_PATH": "proj", "INPUT_SIGSTORE": "true"}), workspace, tmp_path
+    )
+    assert signed.sigstore is True
+    unsaid = build(read_inputs({"INPUT_PATH": "proj"}), workspace, tmp_path / "k")
+    assert unsaid.sigstore is False
+
+
+def test_a_shard_input_runs_only_that_shard_of_the_plan(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    workspace = make_repo(FILES)
+    shards = [("1/2", ["pkg/fast.py:one"]), ("2/2", ["pkg/sub/deep.py:A.m"])]
+    plan = {"include": [{"shard": s, "targets": t} for s, t in shards]}
+    (workspace / "plan.json").write_text(json.dumps(plan))
+    env = {"INPUT_PATH": "proj", "INPUT_PLAN": "plan.json", "INPUT_SHARD": "2/2"}
+    request = build(read_inputs(env), workspace, tmp_path)
+    assert request.targets == (TargetSpec("pkg/sub/deep.py", "A.m"),)
+    with pytest.raises(UserError, match="--plan and --shard go together"):
+        build(read_inputs({"INPUT_PATH": "proj", "INPUT_SHARD": "1/2"}), workspace, tmp_path)
+    with pytest.raises(UserError, match="cannot read the plan"):
+        build(read_inputs({**env, "INPUT_PLAN": "missing.json"}), workspace, tmp_path)

@@ -157,3 +157,20 @@ def test_dockerfile_runs_selfimprove_as_a_non_root_user() -> None:
     assert not any(line.startswith("RUN ") for line in lines[last_user:]), "RUN after USER"
     assert 'ENTRYPOINT ["selfimprove"]' in lines
     assert any(re.match(r"RUN pip install (--no-cache-dir )?\.$", line) for line in lines)
+
+
+def test_the_sharded_example_fans_out_over_the_plans_matrix() -> None:
+    workflow = load(ROOT / "examples" / "workflows" / "selfimprove-sharded.yml")
+    jobs = workflow["jobs"]
+    assert jobs["plan"]["outputs"]["matrix"] == "${{ steps.plan.outputs.matrix }}"
+    shard = jobs["shard"]
+    assert shard["needs"] == "plan"
+    assert shard["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    action = next(s for s in shard["steps"] if str(s.get("uses", "")).endswith("/selfimprove@v1"))
+    assert action["with"]["shard"] == "${{ matrix.shard }}"
+    assert str(action["with"]["dry-run"]).lower() == "true"  # only the merge job delivers
+    inputs = load(ROOT / "action.yml")["inputs"]
+    assert set(action["with"]) <= set(inputs)
+    assert jobs["merge"]["needs"] == "shard"
+    scripts = " ".join(s.get("run", "") for s in jobs["merge"]["steps"])
+    assert "selfimprove\" merge shards" in scripts
