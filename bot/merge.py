@@ -230,3 +230,73 @@ def _renamed(patched: PatchedFile) -> bool:
 
 def _strip(name: str) -> str:
     return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+@dataclass
+class RunMerge:
+    """One run's delivery after the merge rule: what ships, what the whole's proof said."""
+
+    chosen: list[Evaluation]
+    evaluations: list[Evaluation]
+    notes: list[str]
+
+
+def merge_same_files(
+    chosen: Sequence[Evaluation],
+    evaluate: Callable[[Candidate], Evaluation],
+    base_text: Callable[[str], str],
+) -> RunMerge:
+    """Merge the run's chosen changes that share a file, and prove each whole again.
+
+    Changes to different files ship as they are. Of a group that shares a file, overlapping
+    changes keep the faster; the rest become one candidate that must pass the gates again.
+    When the whole fails where its parts passed, only the fastest part ships: the parts
+    are known to clash, so shipping them side by side (in one pull request) would be unsafe.
+    """
+    merged = RunMerge(chosen=[], evaluations=[], notes=[])
+    for group in _sharing_a_file(chosen):
+        if len(group) == 1:
+            merged.chosen.extend(group)
+            continue
+        by_id = {e.candidate.id: e for e in group}
+        choice = choose(from_evaluations(group))
+        for loser, winner in choice.dropped:
+            merged.notes.append(
+                f"{loser.candidate.id} overlaps {winner.candidate.id}, which is faster "
+                f"({loser.speedup:.2f}x < {winner.speedup:.2f}x): not shipped"
+            )
+        if len(choice.kept) == 1:
+            merged.chosen.append(by_id[choice.kept[0].candidate.id])
+            continue
+        proof = regate(choice.kept, combine(choice.kept, base_text), evaluate)
+        merged.evaluations.extend(proof)
+        if whole_accepted(choice.kept, proof):
+            merged.chosen.append(proof[0])
+            merged.notes.append(
+                f"merged {len(choice.kept)} changes to {', '.join(proof[0].candidate.files)} "
+                "into one, proven again as a whole"
+            )
+            continue
+        best = choice.kept[0]
+        merged.chosen.append(by_id[best.candidate.id])
+        failed = proof[-1].stopped_by
+        why = f"{failed.gate}: {failed.reason}" if failed else "not every gate ran"
+        merged.notes.append(
+            f"the changes to {', '.join(proof[-1].candidate.files)} fail together ({why}) "
+            f"although each passed alone: only the fastest, {best.candidate.id}, is shipped"
+        )
+    return merged
+
+
+def _sharing_a_file(evaluations: Sequence[Evaluation]) -> list[list[Evaluation]]:
+    """Groups of evaluations linked by a file they both change, in first-seen order."""
+    groups: list[list[Evaluation]] = []
+    for evaluation in evaluations:
+        files = set(evaluation.candidate.files)
+        linked = [g for g in groups if any(files & set(e.candidate.files) for e in g)]
+        joined = [evaluation]
+        for group in linked:
+            joined = group + joined
+            groups.remove(group)
+        groups.append(joined)
+    return groups

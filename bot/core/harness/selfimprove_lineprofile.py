@@ -1,0 +1,113 @@
+"""Line-profile one function on its captured calls, in the *target's* interpreter. Stdlib only.
+
+Run as ``<interpreter> selfimprove_lineprofile.py <settings.json>`` in a worktree; settings
+are ``{"records", "target", "out", "budget_seconds"}``. The captured calls of ``target``
+are replayed (fresh arguments each time) under a trace hook that charges the time between
+line events to the line that was running, for that function's own frames only. The answer
+written to ``out``: ``{"lines": [{"line", "seconds", "hits", "source"}], "calls": n}``,
+hottest first. Tracing slows everything down; the shares, not the seconds, are the signal.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import linecache
+import os
+import pickle
+import sys
+import time
+import types
+from typing import Any
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "selfimprove_replay", os.path.join(_HERE, "replay.py")
+)
+assert _spec is not None and _spec.loader is not None
+_replay: Any = importlib.util.module_from_spec(_spec)
+sys.modules["selfimprove_replay"] = _replay
+_spec.loader.exec_module(_replay)
+
+
+class LineClock:
+    """Per-line time and hits of one code object, fed by ``sys.settrace``."""
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.code = code
+        self.seconds: dict[int, float] = {}
+        self.hits: dict[int, int] = {}
+        self.last: dict[int, tuple[int, float]] = {}  # frame id -> (line, since)
+
+    def global_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        return self.local_trace if frame.f_code is self.code else None
+
+    def local_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        now = time.perf_counter()
+        key = id(frame)
+        previous = self.last.get(key)
+        if previous is not None:
+            line, since = previous
+            self.seconds[line] = self.seconds.get(line, 0.0) + (now - since)
+        if event == "line":
+            self.hits[frame.f_lineno] = self.hits.get(frame.f_lineno, 0) + 1
+            self.last[key] = (frame.f_lineno, time.perf_counter())
+        elif event == "return":
+            self.last.pop(key, None)
+        else:
+            self.last[key] = (frame.f_lineno, time.perf_counter())
+        return self.local_trace
+
+
+def profile(settings: dict[str, Any]) -> dict[str, Any]:
+    with open(settings["records"], encoding="utf-8") as handle:
+        captures = json.load(handle)
+    key = settings["target"]
+    func = _replay.Replayer({}).function(key)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return {"lines": [], "calls": 0, "error": f"{key} has no Python code to profile"}
+    clock = LineClock(code)
+    blobs = [base64.b64decode(c["args"]) for c in captures.get(key, {}).get("calls", [])]
+    deadline = time.monotonic() + float(settings["budget_seconds"])
+    calls = 0
+    while blobs and (calls == 0 or time.monotonic() < deadline):
+        for blob in blobs:
+            args, kwargs = pickle.loads(blob)
+            sys.settrace(clock.global_trace)
+            try:
+                func(*args, **kwargs)
+            except Exception:  # the call raised when it was captured too
+                pass
+            finally:
+                sys.settrace(None)
+            calls += 1
+    filename = code.co_filename
+    lines = [
+        {
+            "line": line,
+            "seconds": seconds,
+            "hits": clock.hits.get(line, 0),
+            "source": linecache.getline(filename, line).strip(),
+        }
+        for line, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1])
+    ]
+    return {"lines": lines, "calls": calls}
+
+
+def main(argv: list[str]) -> int:
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    with open(argv[1], encoding="utf-8") as handle:
+        settings = json.load(handle)
+    try:
+        answer = profile(settings)
+    except Exception as exc:
+        answer = {"lines": [], "calls": 0, "error": f"{type(exc).__name__}: {exc}"}
+    with open(settings["out"], "w", encoding="utf-8") as handle:
+        json.dump(answer, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

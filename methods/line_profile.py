@@ -1,0 +1,108 @@
+"""Where a candidate spends its time, line by line: one of the critic's objective signals.
+
+The bot's side of ``bot/core/harness/selfimprove_lineprofile.py``: the candidate is checked
+out in a scratch worktree, its target function replays the captured calls under a line
+tracer in the target's interpreter, and the hottest lines come back as text.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from bot.core import sandbox
+from bot.core.candidate import Candidate
+from bot.core.harness import HARNESS_DIR
+from bot.core.method import MethodContext
+from bot.core.testrun import import_path_env
+from bot.core.worktree import Worktrees, apply_diff
+
+SCRIPT = HARNESS_DIR / "selfimprove_lineprofile.py"
+BUDGET_SECONDS = 2.0
+SHOWN = 3
+
+
+@dataclass(frozen=True)
+class HotLine:
+    """One line of the target function and its share of the traced time."""
+
+    line: int
+    share: float
+    hits: int
+    source: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} `{self.source}` {self.share:.0%} ({self.hits} hits)"
+
+
+def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
+    """The candidate's hottest lines on the captured calls; [] when they cannot be measured."""
+    capture = ctx.baseline.capture_file
+    if capture is None:
+        return []
+    with _checkout(ctx, candidate) as root, tempfile.TemporaryDirectory() as scratch:
+        if root is None:
+            return []
+        out = Path(scratch) / "lines.json"
+        settings = Path(scratch) / "settings.json"
+        settings.write_text(
+            json.dumps(
+                {
+                    "records": str(capture),
+                    "target": candidate.target.key,
+                    "out": str(out),
+                    "budget_seconds": BUDGET_SECONDS,
+                }
+            )
+        )
+        project = ctx.request.project_path(root)
+        done = sandbox.run(
+            [ctx.request.interpreter, str(SCRIPT), str(settings)],
+            project,
+            timeout=ctx.request.limits.replay_timeout,
+            kind="line-profile",
+            env={"PYTHONHASHSEED": "0", **import_path_env(ctx.baseline.import_roots, project)},
+        )
+        if not done.ok or not out.exists():
+            return []
+        try:
+            answer = json.loads(out.read_text())
+        except ValueError:
+            return []
+    rows = answer.get("lines", []) if isinstance(answer, dict) else []
+    total = sum(float(r["seconds"]) for r in rows) or 1.0
+    return [
+        HotLine(int(r["line"]), float(r["seconds"]) / total, int(r["hits"]), str(r["source"]))
+        for r in rows[:SHOWN]
+    ]
+
+
+def summary(lines: list[HotLine]) -> str:
+    """``hottest lines: ...`` for a critique, or "" when nothing was measured."""
+    return "hottest lines: " + "; ".join(str(line) for line in lines) if lines else ""
+
+
+@contextmanager
+def _checkout(ctx: MethodContext, candidate: Candidate) -> Iterator[Path | None]:
+    """The candidate in a scratch worktree (the run's, when it offers one); None if no apply."""
+    with ExitStack() as stack:
+        root: Path | None = None
+        try:
+            if ctx.checkout is not None:
+                root = stack.enter_context(ctx.checkout(candidate.diff))
+            else:
+                run_id = f"{ctx.request.output_dir.name}-line-profile"
+                trees = stack.enter_context(
+                    Worktrees(ctx.request.repo_root, ctx.request.home, run_id)
+                )
+                root = trees.add("candidate", ctx.request.base_commit)
+                apply_diff(root, candidate.diff)
+        except git.GitCommandError:
+            root = None
+        yield root

@@ -1,0 +1,1 @@
+"""Tests of the methods: how candidates are made, searched and proven."""
