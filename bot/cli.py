@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,12 +13,14 @@ from types import FrameType
 
 from rich.console import Console
 
-from bot import signing
+from bot import atomic, signing
 from bot.apply import apply_change, rollback_change
 from bot.config import METHODS, Flags, build_request, default_signing_key, home_dir, locate
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
 from bot.ipfs_fetch import Source, write_fetched
+from bot.merge_bundles import merge_bundles
+from bot.plan import make_plan, shard_targets
 from bot.progress import Progress
 from bot.publish import Endpoints, pin_file, publish
 from bot.report import print_report
@@ -62,6 +65,27 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
     run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
     run_cmd.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
+    run_cmd.add_argument(
+        "--llm",
+        metavar="SPEC",
+        help="models to ask, in order, e.g. anthropic:<model>,openai:<model>,codemods",
+    )
+    run_cmd.add_argument("--plan", metavar="FILE", help="a `selfimprove plan` file ('-': stdin)")
+    run_cmd.add_argument("--shard", metavar="I/N", help="run only shard I of N of the --plan")
+    run_cmd.add_argument(
+        "--sigstore",
+        action="store_true",
+        default=None,
+        help="also sign each patch keylessly with the ambient OIDC identity (GitHub Actions)",
+    )
+    run_cmd.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="open the draft pull request here (default: GITHUB_REPOSITORY; not with --dry-run)",
+    )
+    run_cmd.add_argument(
+        "--push-remote", metavar="REMOTE", help="git remote or URL for the PR branch (origin)"
+    )
     for command in (
         run_cmd,
         pin := commands.add_parser("pin", help="pin a bundle's patch to IPFS"),
@@ -82,6 +106,27 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", required=True, metavar="FILE", help="where to write the bytes")
     clean = commands.add_parser("clean", help="remove worktrees left behind by a killed run")
     clean.add_argument("path", nargs="?", default=".", help="a folder in the repository")
+    plan = commands.add_parser("plan", help="split the targets into shards: a GitHub matrix")
+    plan.add_argument("path", help="the project folder (a git repository or a folder in one)")
+    plan.add_argument("--shards", type=int, default=4, metavar="N", help="at most N shards")
+    plan.add_argument("--out", metavar="FILE", help="also write the plan to FILE")
+    plan.add_argument("--target", action="append", default=[], metavar="FILE[:FUNC]")
+    plan.add_argument("--max-targets", type=int, metavar="N", help="how many hot functions")
+    plan.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
+    plan.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
+    merge = commands.add_parser("merge", help="merge shards' bundles into one proven change")
+    merge.add_argument("bundles", nargs="+", metavar="BUNDLE_DIR", help="folders of bundles")
+    merge.add_argument("--out", required=True, metavar="DIR", help="where the merged bundle goes")
+    merge.add_argument("--repo", default=".", help="the repository (default: here)")
+    commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
+    serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any)")
+    serve.add_argument("--queue-size", type=int, default=32, help="deliveries waiting at most")
+    serve.add_argument("--workers", type=int, default=2, help="threads handling deliveries")
+    serve.add_argument(
+        "--allow-bot", action="append", default=[], metavar="LOGIN", help="a bot that may command"
+    )
     keygen = commands.add_parser("keygen", help="make an ed25519 key that signs bundles")
     keygen.add_argument("--path", help="where the private key goes (default: in the bot's home)")
     keygen.add_argument("--identity", default=DEFAULT_IDENTITY, help="who the key speaks for")
@@ -95,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--repo", default=".", help="the repository (default: here)")
         command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
         command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
+        command.add_argument(
+            "--sigstore-repository",
+            metavar="OWNER/REPO",
+            help="a <id>.sigstore.json must come from a GitHub Actions workflow of this repository",
+        )
     return parser
 
 
@@ -103,10 +153,16 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    targets = tuple(args.target)
+    if args.plan or args.shard:
+        targets = shard_targets(args.plan, args.shard, args.target)
+        if not targets:
+            print(f"selfimprove: shard {args.shard} of the plan has no targets", file=sys.stderr)
+            return 0
     flags = Flags(
         path=args.path,
         dry_run=args.dry_run,
-        targets=tuple(args.target),
+        targets=targets,
         method=args.method,
         output_dir=args.out,
         interpreter=args.interpreter,
@@ -115,14 +171,18 @@ def _run(args: argparse.Namespace) -> int:
         signing_key=args.signing_key,
         ipfs_api=args.ipfs_api,
         pinning_endpoint=args.pinning_endpoint,
+        sigstore=args.sigstore,
+        llm=args.llm,
+        repository=args.repository,
+        push_remote=args.push_remote,
     )
     request = build_request(flags)
     err = Console(stderr=True, highlight=False)
     progress = Progress(err)
-    if not request.dry_run:
+    if not request.dry_run and request.github_repository is None:
         progress.note(
-            "GitHub delivery is not available in this version: writing the bundle only "
-            "(as with --dry-run)"
+            "no GitHub repository (--repository, GITHUB_REPOSITORY or `repository` in the "
+            "config): the bundle is the delivery"
         )
     result = run(request, progress)
     if args.json:
@@ -132,6 +192,38 @@ def _run(args: argparse.Namespace) -> int:
         if not out.is_terminal:  # piped or redirected: no terminal width to fit, use a wide one
             out = Console(highlight=False, soft_wrap=False, width=140)
         print_report(result, out)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    flags = Flags(
+        path=args.path,
+        targets=tuple(args.target),
+        interpreter=args.interpreter,
+        test_command=args.test_command,
+        max_targets=args.max_targets,
+    )
+    progress = Progress(Console(stderr=True, highlight=False))
+    made, _ = make_plan(build_request(flags), args.shards, progress)
+    for shard in made.shards:
+        progress.note(f"shard {shard.label}: ~{shard.seconds:.0f}s, {', '.join(shard.targets)}")
+    text = json.dumps(made.matrix(), separators=(",", ":"))
+    if args.out:
+        atomic.write_text(Path(args.out).expanduser(), text + "\n")
+    print(text)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser().resolve()
+    progress = Progress(Console(stderr=True, highlight=False))
+    outcome = merge_bundles([Path(b).expanduser() for b in args.bundles], args.repo, out, progress)
+    if outcome.merged is not None:
+        print(f"merged {len(outcome.choice.kept)} changes into {outcome.merged.patch}")
+    else:
+        print(f"{len(outcome.copied)} file(s) of {len(outcome.choice.kept)} change(s) in {out}")
+    for note in outcome.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -149,7 +241,11 @@ def _verify(args: argparse.Namespace) -> int:
     change = locate_change(args.bundle)
     root = locate(args.repo).repo_root
     checks = verify_change(
-        change, root, allowed_signers_path(args.allowed_signers, root), args.identity
+        change,
+        root,
+        allowed_signers_path(args.allowed_signers, root),
+        args.identity,
+        sigstore_repository=args.sigstore_repository,
     )
     for check in checks:
         print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
@@ -183,6 +279,32 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _action(args: argparse.Namespace) -> int:
+    from bot.action import main as action_main  # GitHub libraries load only when needed
+
+    return action_main(os.environ)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.github.server import ServeSettings, serve
+    from bot.github.webhook import require_secret
+
+    if not 0 <= args.port <= 65535 or args.queue_size < 1 or args.workers < 1:
+        raise UserError("--port must be 0-65535, --queue-size and --workers at least 1")
+    if not os.environ.get("SELFIMPROVE_WEBHOOK_SECRET", "").strip():
+        raise UserError("refusing to start without a webhook secret in SELFIMPROVE_WEBHOOK_SECRET")
+    settings = ServeSettings(
+        secret=require_secret(os.environ["SELFIMPROVE_WEBHOOK_SECRET"]),
+        env=dict(os.environ),
+        api_url=os.environ.get("GITHUB_API_URL") or None,
+        queue_size=args.queue_size,
+        workers=args.workers,
+        allowed_bots=frozenset(args.allow_bot),
+    )
+    serve(settings, args.host, args.port, lambda url: print(f"listening on {url}", flush=True))
+    return 0
+
+
 def _clean(args: argparse.Namespace) -> int:
     checkout = locate(args.path)
     removed = clean_stale(checkout.repo_root, home_dir())
@@ -200,12 +322,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "run": _run,
             "clean": _clean,
+            "plan": _plan,
+            "merge": _merge,
             "keygen": _keygen,
             "verify": _verify,
             "apply": _verify,
             "rollback": _verify,
             "pin": _pin,
             "fetch": _fetch,
+            "action": _action,
+            "serve": _serve,
         }[args.command]
         return handler(args)
     except UserError as exc:

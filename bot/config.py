@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -22,6 +23,7 @@ import git
 
 from bot.core.errors import UserError
 from bot.core.request import Limits, Request, TargetSpec, Thresholds
+from bot.llm_config import llm_settings
 
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
 DEFAULT_EXCLUDE = (
@@ -36,7 +38,7 @@ DEFAULT_EXCLUDE = (
     "setup.py",
     "docs/**",
 )
-METHODS = ("test-driven",)
+METHODS = ("test-driven", "adversarial", "actor-critic", "chaos", "auto")
 T = TypeVar("T")
 _TOP_KEYS = {
     "include",
@@ -51,6 +53,13 @@ _TOP_KEYS = {
     "thresholds",
     "limits",
     "signing-key",
+    "adversarial-candidates",
+    "actor-critic-rounds",
+    "llm",
+    "sigstore",
+    "repository",
+    "push-remote",
+    "rate-reserve",
 }
 
 
@@ -69,6 +78,10 @@ class Flags:
     signing_key: str | None = None
     ipfs_api: str | None = None
     pinning_endpoint: str | None = None
+    llm: str | None = None
+    sigstore: bool | None = None
+    repository: str | None = None  # owner/name on GitHub
+    push_remote: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -193,6 +206,8 @@ def build_request(flags: Flags) -> Request:
         output_dir=output_dir,
         home=home,
         method=method,
+        adversarial_candidates=_count(config, "adversarial-candidates", where, 4),
+        actor_critic_rounds=_count(config, "actor-critic-rounds", where, 3),
         dry_run=flags.dry_run,
         include=tuple(_strings(config, "include", where)) or ("**/*.py",),
         exclude=DEFAULT_EXCLUDE + tuple(_strings(config, "exclude", where)),
@@ -210,6 +225,9 @@ def build_request(flags: Flags) -> Request:
         signing_key=signing_key(
             flags.signing_key, _string(config, "signing-key", where), project_dir
         ),
+        sigstore=sigstore_wanted(flags.sigstore, config.get("sigstore"), where),
+        llm=llm_settings(flags.llm, config.get("llm"), where),
+        **github_settings(flags, config, where),
         warnings=(
             (
                 f"uncommitted changes in {flags.path} are not included: "
@@ -238,6 +256,47 @@ def _resolve_interpreter(interpreter: str) -> str:
     if found is None:
         raise UserError(f"interpreter not found: {interpreter}")
     return found
+
+
+def sigstore_wanted(flag: bool | None, configured: Any, where: str) -> bool:
+    """Sign keylessly too? The flag, then ``SELFIMPROVE_SIGSTORE``, then ``sigstore`` in config."""
+    if configured is not None and not isinstance(configured, bool):
+        raise UserError(f"'sigstore' in {where} must be true or false")
+    env = os.environ.get("SELFIMPROVE_SIGSTORE", "").strip().lower()
+    if env and env not in {"1", "true", "yes", "0", "false", "no"}:
+        raise UserError(f"SELFIMPROVE_SIGSTORE must be 1/true/yes or 0/false/no, not {env!r}")
+    if flag is not None:
+        return flag
+    return env in {"1", "true", "yes"} if env else bool(configured)
+
+
+def github_settings(flags: Flags, config: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Where a non-dry run opens its pull request: flag, config, then Actions' environment."""
+    repository = (
+        flags.repository
+        or _string(config, "repository", where)
+        or os.environ.get("GITHUB_REPOSITORY")
+        or None
+    )
+    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        raise UserError(f"a GitHub repository is owner/name, not {repository!r}")
+    reserve = config.get("rate-reserve", 100)
+    if not isinstance(reserve, int) or isinstance(reserve, bool) or reserve < 0:
+        raise UserError(f"'rate-reserve' in {where} must be a whole number of requests, 0 or more")
+    return {
+        "github_repository": repository,
+        "github_api_url": os.environ.get("GITHUB_API_URL") or None,
+        "push_remote": flags.push_remote or _string(config, "push-remote", where),
+        "rate_reserve": reserve,
+    }
+
+
+def _count(config: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    """A positive whole number from the config (a method's knob), or ``default``."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{key!r} in {where} must be a whole number of at least 1")
+    return value
 
 
 def _string(config: Mapping[str, Any], key: str, where: str) -> str | None:

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from bot.atomic import append_line
 from bot.core.evaluation import Evaluation
+from bot.core.ledger_file import read
 from bot.results import evaluation_json, timing_json
+
+__all__ = ["read", "record"]
 
 
 def record(
@@ -30,10 +33,3 @@ def record(
     line = json.dumps(entry, sort_keys=True)
     for path in paths:
         append_line(path, line)
-
-
-def read(path: Path) -> list[dict[str, object]]:
-    """Every decision recorded in a ledger file (missing file: none)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

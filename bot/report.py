@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.core.evaluation import Evaluation
@@ -39,6 +40,63 @@ def before_after(timing: dict[str, Any]) -> tuple[str, str, str]:
     return before, after, ratio
 
 
+def llm_line(result: RunResult) -> str | None:
+    """What the language models did: the chain, calls, tokens, cost, and a budget stop."""
+    llm = result.llm
+    if not llm:
+        return None
+    line = (
+        f"language models {llm['chain']}: {llm['calls']} call(s), "
+        f"{llm['cached_replies']} from the prompt cache, "
+        f"{llm['input_tokens'] + llm['output_tokens']} tokens, "
+        f"estimated ${llm['estimated_cost_usd']:.4f}"
+    )
+    if llm.get("budget_stopped"):
+        line += f"; the budget stopped generation: {llm['budget_stopped']}"
+    return line
+
+
+def github_lines(result: RunResult) -> list[str]:
+    """The pull request (or why there is none) and the GitHub API use, for every report."""
+    lines = []
+    pull = result.pull_request
+    if pull is not None:
+        lines.append(f"pull request #{pull.number}{' (draft)' if pull.draft else ''}: {pull.url}")
+    elif result.github_fallback:
+        lines.append(f"no pull request: {result.github_fallback}")
+    usage = result.github_usage
+    if usage is not None:
+        left = ", ".join(f"{n} {k}" for k, n in usage.remaining.items()) or "unknown"
+        lines.append(
+            f"GitHub API: {usage.requests} request(s), {usage.not_modified} answered 304 "
+            f"(no quota), quota left: {left}"
+        )
+    return lines
+
+
+def mutation_lines(evaluation: Evaluation) -> list[str]:
+    """The mutation score before and after a candidate's new tests (chaos), if it has one."""
+    provenance = evaluation.candidate.provenance
+    if "mutation_score_before" not in provenance:
+        return []
+    return [
+        "",
+        f"Mutation score {provenance['mutation_score_before']} -> "
+        f"**{provenance.get('mutation_score_after', '?')}** (mutants killed / tried); "
+        f"the new tests kill: {provenance.get('killed_by_new_tests', '-')}.",
+    ]
+
+
+def trajectory_lines(result: RunResult) -> list[str]:
+    """Actor-critic's reward round by round, one line per target it searched."""
+    rounds: dict[str, list[str]] = {}
+    for e in result.evaluations:
+        reward = e.candidate.provenance.get("reward")
+        if reward is not None:
+            rounds.setdefault(e.candidate.target.key, []).append(reward)
+    return [f"reward by round for {key}: {' -> '.join(r)}" for key, r in rounds.items()]
+
+
 def _median_spread(median: float, iqr: float) -> str:
     return f"{duration(median)} ± {duration(iqr / 2)}"
 
@@ -69,12 +127,19 @@ def print_report(result: RunResult, console: Console) -> None:
         why = stopped.reason if stopped else (e.result("performance") or e.results[-1]).reason
         made.add_row(e.candidate.target.key, e.candidate.rule, verdict(e), why)
     console.print(made)
+    for line in trajectory_lines(result):
+        console.print(escape(line))
     shipped = Table(title=f"Accepted changes: {len(result.delivered)}", title_justify="left")
     for column in ("change", "before (median ± IQR/2)", "after", "speed-up"):
         shipped.add_column(column, overflow="fold")
     for d in result.delivered:
         shipped.add_row(d.patch.name, *before_after(timing_json(d.evaluation)))
     console.print(shipped)
+    models = llm_line(result)
+    if models:
+        console.print(escape(models))
+    for line in github_lines(result):
+        console.print(escape(line))
     for note in result.notes:
         console.print(f"note: {note}")
     where = result.bundle_dir if result.bundle_dir else "nothing written"
@@ -90,6 +155,8 @@ def markdown(result: RunResult) -> str:
         f"- repository: `{req.repo_root}`, project `{req.project}`",
         f"- base commit: `{req.base_commit}`",
         f"- method: {req.method}; run `{result.run_id}`; {duration(result.seconds)}",
+        *([f"- {llm_line(result)}"] if result.llm else []),
+        *[f"- {line}" for line in github_lines(result)],
         "",
         f"## Targets found: {len(result.targets)}",
         "",
@@ -113,6 +180,9 @@ def markdown(result: RunResult) -> str:
         stopped = e.stopped_by
         why = (stopped.reason if stopped else e.results[-1].reason).replace("|", "\\|")
         lines.append(f"| `{e.candidate.target.key}` | {e.candidate.rule} | {verdict(e)} | {why} |")
+    trajectories = trajectory_lines(result)
+    if trajectories:
+        lines += ["", *trajectories]
     lines += ["", f"## Accepted changes: {len(result.delivered)}", ""]
     for d in result.delivered:
         before, after, ratio = before_after(timing_json(d.evaluation))
@@ -122,6 +192,7 @@ def markdown(result: RunResult) -> str:
             d.evaluation.candidate.description,
             "",
             f"Before {before}, after {after}: **{ratio}**.",
+            *mutation_lines(d.evaluation),
             "",
             f"sha256 `{d.patch_sha256}`, IPFS CID `{d.patch_cid}`, "
             + (f"signature `{d.signature.name}`." if d.signature else "not signed."),

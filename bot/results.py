@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.candidate import Target
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
+from bot.github.governor import Usage
+
+if TYPE_CHECKING:  # the client pulls in githubkit; a dry run never needs it
+    from bot.github.client import PullRef
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class RunResult:
     bundle_dir: Path | None = None
     seconds: float = 0.0
     subprocess_seconds: dict[str, float] = field(default_factory=dict)
+    llm: dict[str, Any] = field(default_factory=dict)  # chain, spending, budget stop
+    pull_request: PullRef | None = None  # the draft PR opened or updated on GitHub
+    github_usage: Usage | None = None  # REST requests made, 304s served, quota left
+    github_fallback: str | None = None  # why the bundle, not a PR, is the delivery
 
     @property
     def accepted(self) -> list[Evaluation]:
@@ -87,6 +95,27 @@ class RunResult:
             ],
             "bundle_dir": str(self.bundle_dir) if self.bundle_dir else None,
             "notes": self.notes,
+            "llm": self.llm or None,
+            "pull_request": (
+                {
+                    "number": self.pull_request.number,
+                    "url": self.pull_request.url,
+                    "draft": self.pull_request.draft,
+                    "branch": self.pull_request.head,
+                }
+                if self.pull_request
+                else None
+            ),
+            "github_usage": (
+                {
+                    "requests": self.github_usage.requests,
+                    "not_modified": self.github_usage.not_modified,
+                    "remaining": dict(self.github_usage.remaining),
+                }
+                if self.github_usage
+                else None
+            ),
+            "github_fallback": self.github_fallback,
             "seconds": round(self.seconds, 3),
             "subprocess_seconds": {k: round(v, 3) for k, v in self.subprocess_seconds.items()},
         }
@@ -110,6 +139,7 @@ def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
         "rule": candidate.rule,
         "description": candidate.description,
         "diff_sha256": candidate.diff_sha256,
+        "provenance": dict(candidate.provenance),
         "accepted": evaluation.accepted,
         "stopped_by": stopped.gate if stopped else None,
         "reason": stopped.reason if stopped else None,

@@ -8,7 +8,10 @@ else would be attempted.
 from __future__ import annotations
 
 import itertools
+import os
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -21,6 +24,7 @@ from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
+from bot.core.generator import Generator
 from bot.core.method import MethodContext
 from bot.core.request import Request
 from bot.core.worktree import Worktrees, apply_diff
@@ -28,17 +32,23 @@ from bot.progress import Progress
 from bot.publish import Endpoints, publish
 from bot.report import markdown
 from bot.results import RunResult
+from bot.sigstore_signing import sign_patches
 from bot.verify import locate_change
-from methods import test_driven
-from methods.codemod_generator import CodemodGenerator
+from methods import actor_critic, adversarial, auto, chaos, test_driven
+from methods.llm_generator import LLMGenerator, generator_for
 from validators.cascade import GATES, run_cascade
 from validators.context import GateContext
 
-METHODS: dict[str, ModuleType] = {test_driven.NAME: test_driven}
+METHODS: dict[str, ModuleType] = {
+    m.NAME: m for m in (test_driven, adversarial, actor_critic, chaos, auto)
+}
 
 
-def run(request: Request, progress: Progress) -> RunResult:
-    """Do one whole run and return what it found; the bundle is written to ``output_dir``."""
+def run(request: Request, progress: Progress, given: Generator | None = None) -> RunResult:
+    """Do one whole run and return what it found; the bundle is written to ``output_dir``.
+
+    ``given`` replaces the configured generator (a test's own generator, for instance).
+    """
     began = time.perf_counter()
     sandbox.CLOCK.reset()
     result = RunResult(run_id=request.output_dir.name, request=request)
@@ -59,11 +69,26 @@ def run(request: Request, progress: Progress) -> RunResult:
                 progress.note(text)
                 result.notes.append(text)
 
-            generator = CodemodGenerator()
-            context = MethodContext(request, baseline, evaluate, note, generator)
+            generator = given or generator_for(request, note)
+            scratch = itertools.count(1)
+
+            def checkout(diff: str) -> AbstractContextManager[Path]:
+                return _scratch_checkout(trees, request, f"scratch-{next(scratch)}", diff)
+
+            context = MethodContext(
+                request,
+                baseline,
+                evaluate,
+                note,
+                generator,
+                gate_count=len(GATES),
+                checkout=checkout,
+            )
             progress.stage("generating", f"{method.NAME} with the {generator.name} generator")
             for target in baseline.targets:
                 result.evaluations.extend(method.run(context, target))
+            if isinstance(generator, LLMGenerator):
+                result.llm = generator.summary()
             result.seconds = time.perf_counter() - began
             _deliver(request, result, progress)
     except BaseException:
@@ -72,6 +97,17 @@ def run(request: Request, progress: Progress) -> RunResult:
     result.seconds = time.perf_counter() - began
     result.subprocess_seconds = dict(sandbox.CLOCK.seconds)
     return result
+
+
+@contextmanager
+def _scratch_checkout(trees: Worktrees, request: Request, name: str, diff: str) -> Iterator[Path]:
+    """A worktree of the base commit with ``diff`` applied, removed however the block ends."""
+    root = trees.add(name, request.base_commit)
+    try:
+        apply_diff(root, diff)
+        yield root
+    finally:
+        trees.remove(root)
 
 
 def _evaluate(
@@ -132,6 +168,42 @@ def _publish(request: Request, result: RunResult, progress: Progress) -> None:
             result.notes.append(line)
 
 
+def _sign_keyless(request: Request, result: RunResult, progress: Progress) -> None:
+    """Add ``<id>.sigstore.json`` to each written change when asked; never in a dry run.
+
+    Fulcio and Rekor are remote, and Rekor's log is public, so a dry run only says why it
+    did not sign. Any failure is one note; the bundle on disk is already complete.
+    """
+    if not request.sigstore or not result.delivered:
+        return
+    if request.dry_run:
+        notes = ["not signed with sigstore: a dry run touches no remote (Fulcio, Rekor)"]
+    else:
+        progress.stage("signing", f"sigstore: {len(result.delivered)} patch(es), keyless")
+        outcome = sign_patches([f for d in result.delivered for f in (d.patch, d.metadata)])
+        notes = [f"signed with sigstore: {path.name}" for path in outcome.written]
+        notes += [outcome.note] if outcome.note else []
+    for note in notes:
+        progress.note(note)
+        result.notes.append(note)
+
+
+def _open_pull_request(request: Request, result: RunResult, progress: Progress) -> None:
+    """Open or update the run's draft PR when a repository is set; else, or failing, the bundle.
+
+    The bundle is already on disk: a GitHub that cannot be used (no token, quota near the
+    reserve, API down) only leaves a note saying why, never a failed run.
+    """
+    if request.dry_run or not result.delivered or request.github_repository is None:
+        return
+    from bot.github.delivery import deliver_run  # githubkit loads only when it is needed
+
+    progress.stage("delivering", f"a draft pull request on {request.github_repository}")
+    for line in deliver_run(request, result, os.environ):
+        progress.note(line)
+        result.notes.append(line)
+
+
 def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
     """Write the bundle (patches, metadata, report.md) and one ledger line per decision."""
     chosen = select(result.evaluations)
@@ -141,6 +213,8 @@ def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
     result.bundle_dir = folder
     for evaluation in chosen:
         result.delivered.append(bundle.write_change(request, evaluation, folder))
+    _sign_keyless(request, result, progress)
+    _open_pull_request(request, result, progress)
     _publish(request, result, progress)
     if chosen and request.signing_key is None:
         unsigned = "the bundle is not signed: no signing key (make one with `selfimprove keygen`)"

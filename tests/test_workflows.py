@@ -173,4 +173,4 @@ def test_the_sharded_example_fans_out_over_the_plans_matrix() -> None:
     assert set(action["with"]) <= set(inputs)
     assert jobs["merge"]["needs"] == "shard"
     scripts = " ".join(s.get("run", "") for s in jobs["merge"]["steps"])
-    assert "selfimprove\" merge shards" in scripts
+    assert 'selfimprove" merge shards' in scripts

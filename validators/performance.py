@@ -22,6 +22,7 @@ from typing import Any, Literal
 from bot.core import sandbox
 from validators import perfstats, perftiming
 from validators.context import GateContext, Verdict, failed, passed
+from validators.paths import project_relative
 from validators.replay_client import ReplayError, ReplayProcess
 
 NAME = "performance"
@@ -62,6 +63,10 @@ def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
     ``timing`` picks how samples are taken; the default is the stronger method, and
     ``"fresh-pairs"`` is kept so a benchmark can compare the two on the same candidate.
     """
+    tests = only_test_files(ctx)
+    if tests:
+        reason = f"no target code changed (only tests: {', '.join(tests)}): not applicable"
+        return passed(reason, applicable=False)
     key = ctx.candidate.target.key
     capture = ctx.baseline.capture_file
     if capture is None or ctx.baseline.captured_calls.get(key, 0) == 0:
@@ -95,6 +100,30 @@ def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
     finally:
         sandbox.CLOCK.add("replay", time.perf_counter() - began)
     return _decide(ctx, results, loops, same.usable, counts)
+
+
+def only_test_files(ctx: GateContext) -> tuple[str, ...]:
+    """The changed files (project-relative) if every one is test code, else ().
+
+    Such a candidate (new regression tests, say) changes nothing that runs outside the
+    suite, so there is no speed to measure; the unit gate has already run it.
+    """
+    found: list[str] = []
+    for repo_path in ctx.candidate.files:
+        relative = project_relative(ctx.request.project, repo_path)
+        if relative is None or not _is_test_path(relative):
+            return ()
+        found.append(relative)
+    return tuple(found)
+
+
+def _is_test_path(relative: str) -> bool:
+    *folders, name = relative.split("/")
+    if any(folder in ("tests", "test", "testing") for folder in folders):
+        return True
+    return name == "conftest.py" or (
+        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    )
 
 
 def _equivalent_calls(

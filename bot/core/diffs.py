@@ -21,6 +21,14 @@ def make_diff(path: str, old: str, new: str) -> str:
     return f"diff --git a/{path} b/{path}\n" + "".join(body)
 
 
+def new_file_diff(path: str, text: str) -> str:
+    """A ``git apply``-able diff creating the repo-relative file ``path`` holding ``text``."""
+    body = make_diff(path, "", text).split("\n", 3)[3]  # the hunks, without the old header
+    return (
+        f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n{body}"
+    )
+
+
 def changed_paths(diff: str) -> tuple[str, ...]:
     """The repo-relative paths a diff touches (both sides of a rename)."""
     paths: list[str] = []
@@ -74,6 +82,9 @@ def reverse_diff(diff: str) -> str:
         elif line.startswith("+++ "):
             out.append("--- " + _swap_prefix(line[4:], "a/"))
             out.append("+++ " + _swap_prefix(pending_old, "b/"))
+        elif line.startswith(("new file mode ", "deleted file mode ")):
+            kind, mode = line.split(" mode ", 1)
+            out.append(f"{'deleted file' if kind == 'new file' else 'new file'} mode {mode}")
         elif line.startswith("@@ "):
             head, _, tail = line[3:].partition(" @@")
             old, new = head.split(" ")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
@@ -26,6 +28,10 @@ class MethodContext:
     evaluate: Callable[[Candidate], Evaluation]
     note: Callable[[str], None]
     generator: Generator
+    gate_count: int = 7  # gates in the cascade, so a method's own verdicts fit an Evaluation
+    # A scratch worktree of the base commit with a diff applied, removed on exit: for
+    # variants that are not candidates (chaos's mutants). None where the caller has no trees.
+    checkout: Callable[[str], AbstractContextManager[Path]] | None = None
 
     def base_source(self, project_relative: str) -> str:
         """A project file's text at the base commit."""

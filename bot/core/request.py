@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core.llm.settings import LLMSettings
+
 
 @dataclass(frozen=True)
 class TargetSpec:
@@ -41,6 +43,7 @@ class Limits:
     max_targets: int = 10
     max_captured_calls: int = 50
     max_diff_lines: int = 200
+    max_mutants: int = 30  # per target, for the chaos method
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,15 @@ class Request:
     signing_key: Path | None = None
     ipfs_api: str | None = None
     pinning_endpoint: str | None = None
+    sigstore: bool = False  # also sign each patch keylessly (needs an ambient OIDC identity)
     warnings: tuple[str, ...] = ()
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    adversarial_candidates: int = 4  # entrants per target in the adversarial tournament
+    actor_critic_rounds: int = 3  # revisions per target in actor-critic
+    github_repository: str | None = None  # owner/name: deliver a draft PR there (not dry runs)
+    github_api_url: str | None = None  # default: GITHUB_API_URL or https://api.github.com
+    push_remote: str | None = None  # git remote name or URL for the PR branch (default origin)
+    rate_reserve: int = 100  # GitHub requests kept back; below it the bundle is the delivery
 
     def project_path(self, root: Path) -> Path:
         """The project's folder inside a checkout rooted at ``root`` (a worktree or the repo)."""

@@ -21,6 +21,7 @@ import os
 import pickle
 import pstats
 import random
+import reprlib
 import sys
 from typing import Any
 
@@ -75,6 +76,21 @@ class _Recorder:
             self.calls[slot] = record
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 8
+_REPR.maxstring = _REPR.maxother = 120
+
+
+def _short_repr(value, limit=300):
+    """A short repr for prompts (the bot reads this text, never the pickles); reprlib keeps
+    a huge argument from being rendered whole."""
+    try:
+        text = _REPR.repr(value)
+    except Exception as exc:
+        text = f"<repr failed: {type(exc).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _exception_info(exc):
     kind = type(exc)
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(exc)}
@@ -94,6 +110,7 @@ def _wrap(func, recorder):
             recorder.unpicklable += 1
             return _call(func, recorder, args, kwargs)
         record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
+        record["args_repr"] = _short_repr((args, kwargs))
         try:
             result = _call(func, recorder, args, kwargs)
         except Exception as exc:
@@ -103,6 +120,7 @@ def _wrap(func, recorder):
             raise
         try:
             record["result"] = _b64(pickle.dumps(result, protocol=4))
+            record["result_repr"] = _short_repr(result)
         except Exception:
             recorder.unpicklable += 1
             return result

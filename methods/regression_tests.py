@@ -1,0 +1,161 @@
+"""Write a pytest file that pins the base's behaviour on inputs where mutants differ.
+
+Every value in it is source text that ``ast.literal_eval`` reads back as the same value
+(the harness checked), so the file needs nothing but the target's import and pytest. The
+text is then put through the project's own ruff (``check --fix`` and ``format``), so it
+meets the project's import order and layout like a file a person would commit.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core import sandbox
+from bot.core.baseline import Baseline
+from bot.core.candidate import Target
+from bot.core.request import Request
+from methods.mutant_inputs import Disagreement, Outcome
+
+_SINGLETONS = ("None", "True", "False")
+_NOT_A_NAME = re.compile(r"[^0-9a-zA-Z_]+")
+_TEXT_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test: an input where mutants differ from the base, and which mutants they are."""
+
+    name: str
+    mutants: tuple[str, ...]
+    pinned: Disagreement
+
+    def also_kills(self, mutant: str) -> Case:
+        return Case(self.name, (*self.mutants, mutant), self.pinned)
+
+
+def _short(text: str) -> str:
+    """One line, no quotes or backslashes, short enough for a docstring."""
+    flat = " ".join(text.split()).replace("\\", "/").replace('"', "'")
+    return flat if len(flat) <= _TEXT_LIMIT else flat[: _TEXT_LIMIT - 3] + "..."
+
+
+def _call(function: str, args: Sequence[str], kwargs: Sequence[tuple[str, str]]) -> str:
+    return f"{function}({', '.join([*args, *(f'{k}={v}' for k, v in kwargs)])})"
+
+
+def _expect(call: str, base: Outcome) -> list[str]:
+    """Lines asserting what the base did on ``call``: its result, or its exception."""
+    if base.kind == "raise":
+        pattern = "^" + re.escape(base.error_message).replace("\\ ", " ") + "$"
+        return [
+            f"with pytest.raises({base.error_type}, match={pattern!r}):",
+            f"    {call}",
+        ]
+    if base.result in _SINGLETONS:
+        return [f"assert {call} is {base.result}"]
+    return [f"assert {call} == {base.result}"]
+
+
+def _changeable(value: object) -> bool:
+    """Whether a call could have changed this argument in place (worth asserting after)."""
+    if isinstance(value, (list, dict, set)):
+        return True
+    return isinstance(value, tuple) and any(_changeable(item) for item in value)
+
+
+def render_case(function: str, case: Case) -> str:
+    """The source of one test function."""
+    base = case.pinned.base
+    more = f" (and {len(case.mutants) - 1} more)" if len(case.mutants) > 1 else ""
+    lines = [
+        f"def {case.name}() -> None:",
+        f'    """Kills the mutant {_short(case.mutants[0])}{more}."""',
+    ]
+    if not case.pinned.only_in_arguments:
+        body = _expect(_call(function, base.args, base.kwargs), base)
+    else:
+        after_args, after_kwargs = ast.literal_eval(base.after)
+        names = [f"arg_{i}" for i in range(len(base.args))]
+        keywords = [(k, f"kwarg_{k}") for k, _ in base.kwargs]
+        body = [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
+        body += [f"{n} = {src}" for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
+        body += _expect(_call(function, names, keywords), base)
+        pairs = [*zip(names, after_args, strict=True), *((n, after_kwargs[k]) for k, n in keywords)]
+        body += [f"assert {n} == {v!r}" for n, v in pairs if _changeable(v)]
+    return "\n".join(lines + [f"    {line}" for line in body]) + "\n"
+
+
+def render_file(target: Target, cases: Sequence[Case], *, untyped_import: bool) -> str:
+    """The whole test file; ``untyped_import`` when mypy cannot find the target module."""
+    function = target.qualname
+    header = [
+        f'"""Regression tests written by selfimprove\'s chaos method for {target.key}.',
+        "",
+        "Each pins what the current code does on one input where a small deliberate change",
+        "to the function, one the rest of the suite did not notice, behaves differently.",
+        '"""',
+    ]
+    if untyped_import:  # the test runner's import path is not mypy's
+        header += ["", '# mypy: disable-error-code="import-not-found"']
+    header.append("")
+    if any(c.pinned.base.kind == "raise" for c in cases):
+        header += ["import pytest", ""]
+    header += [f"from {target.module} import {function}", "", "", ""]
+    return "\n".join(header) + "\n\n".join(render_case(function, c) for c in cases)
+
+
+def case_name(target: Target, index: int) -> str:
+    """``test_<function>_kills_mutant_<n>``, a valid identifier."""
+    return f"test_{_NOT_A_NAME.sub('_', target.qualname).lower()}_kills_mutant_{index}"
+
+
+def where_tests_live(request: Request, baseline: Baseline) -> str:
+    """Where the project keeps its tests (project-relative): where most passing tests live."""
+    project = request.project_path(baseline.root)
+    folders: Counter[str] = Counter()
+    for node in baseline.passed_tests:
+        file = node.split("::", 1)[0]
+        if file.endswith(".py") and (project / file).is_file():
+            folders[posixpath.dirname(file) or "."] += 1
+    if folders:
+        return folders.most_common(1)[0][0]
+    return "tests" if (project / "tests").is_dir() else "."
+
+
+def new_test_path(request: Request, baseline: Baseline, target: Target) -> str:
+    """A project-relative path for the new test file that does not exist yet."""
+    folder = where_tests_live(request, baseline)
+    project = request.project_path(baseline.root)
+    stem = "test_selfimprove_" + _NOT_A_NAME.sub("_", target.key).lower()
+    name, number = f"{stem}.py", 1
+    while (project / folder / name).exists():
+        number += 1
+        name = f"{stem}_{number}.py"
+    return name if folder == "." else f"{folder}/{name}"
+
+
+def needs_untyped_import(target: Target) -> bool:
+    """True when the module is not importable from the project folder itself (``src/``)."""
+    parts = target.module.split(".")
+    as_file = "/".join(parts) + ".py"
+    as_package = "/".join(parts) + "/__init__.py"
+    return target.file not in (as_file, as_package)
+
+
+def tidy(request: Request, project: Path, relative: str, text: str) -> str:
+    """``text`` after the project's ruff ``check --fix`` and ``format``; as is if ruff fails."""
+    timeout = request.limits.tool_timeout
+    for args in (("check", "--fix-only", "--exit-zero"), ("format",)):
+        argv = [sys.executable, "-m", "ruff", *args, "--stdin-filename", relative, "-"]
+        done = sandbox.run(argv, project, timeout=timeout, kind="ruff", stdin=text)
+        if not done.ok or not done.stdout.strip():
+            return text
+        text = done.stdout
+    return text

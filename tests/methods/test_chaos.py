@@ -1,0 +1,291 @@
+"""The chaos method, end to end on tiny real repositories, and the pieces it relies on.
+
+The main case: a shop whose suite checks discounts only far from the threshold (one test
+calls ``discount(100)`` but asserts nothing useful), so mutants at the boundary survive.
+Chaos must turn them into tests that pass on the base and fail on the mutant, and the
+candidate must pass all seven gates. We check the shipped patch ourselves afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import git
+
+from bot.core.baseline import Baseline
+from bot.core.candidate import Candidate, Target
+from bot.core.diffs import make_diff, new_file_diff, reverse_diff
+from bot.core.worktree import apply_diff
+from methods import mutations
+from methods.mutant_inputs import Observed, Outcome, disagreement, observe
+from methods.regression_tests import (
+    Case,
+    needs_untyped_import,
+    new_test_path,
+    render_file,
+    tidy,
+    where_tests_live,
+)
+from tests.conftest import GateBench, make_request, run_cli
+from validators import performance
+from validators.context import GateContext
+
+SHOP = '''\
+"""A tiny shop."""
+
+
+def discount(total):
+    """Percent off for an order of ``total``."""
+    if total >= 100:
+        return 10
+    return 0
+'''
+
+LOOSE_TESTS = """\
+from shop import discount
+
+
+def test_big_order_gets_ten_percent():
+    assert discount(150) == 10
+
+
+def test_small_order_gets_nothing():
+    assert discount(20) == 0
+
+
+def test_threshold_order_gets_some_discount():
+    assert discount(100) >= 0
+"""
+
+SWALLOWING_TESTS = """\
+from shop import discount
+
+
+def test_discount_runs():
+    try:
+        discount(150)
+    except Exception:
+        pass
+"""
+
+
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _chaos(
+    repo: Path, tmp_path: Path, *more: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``selfimprove run --dry-run REPO --method chaos --json``, and what it printed."""
+    out = str(tmp_path / "out")
+    done = run_cli(
+        "run", "--dry-run", str(repo), "--method", "chaos", *more, "--json", "--out", out,
+        cwd=tmp_path,
+    )  # fmt: skip
+    return done, (json.loads(done.stdout) if done.returncode == 0 else {})
+
+
+def test_chaos_turns_surviving_boundary_mutants_into_killing_tests(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = make_repo({"shop.py": SHOP, "tests/test_shop.py": LOOSE_TESTS})
+    done, report = _chaos(repo, tmp_path, "--target", "shop.py:discount")
+    assert done.returncode == 0, done.stderr
+    (candidate,) = report["candidates"]
+    assert candidate["method"] == "chaos" and candidate["accepted"], candidate
+    assert [g["gate"] for g in candidate["gates"]][-1] == "performance"
+    assert "not applicable" in candidate["gates"][-1]["reason"]
+    # condition negation, both return-none and the three result constants die at once; the
+    # `>=` flip and 100 -> 101 (seen at 100) and 100 -> 99 (seen at 99, derived) survive.
+    provenance = candidate["provenance"]
+    assert provenance["mutation_score_before"] == "6/9"
+    assert provenance["mutation_score_after"] == "9/9"
+    assert any("mutation score 6/9 -> 9/9" in note for note in report["notes"])
+
+    (accepted,) = report["accepted"]
+    patch = Path(accepted["patch"])
+    assert "tests/test_selfimprove_shop_discount.py" in patch.read_text()
+    # Our own check of what ships: the patch applies, its tests pass on the base ...
+    git.Repo(repo).git.apply(str(patch))
+    new_test = "tests/test_selfimprove_shop_discount.py"
+    on_base = _pytest(repo, new_test)
+    assert on_base.returncode == 0, on_base.stdout
+    assert "2 passed" in on_base.stdout
+    # ... and fail on the boundary mutant the old suite let through.
+    (repo / "shop.py").write_text(SHOP.replace("total >= 100", "total > 100"))
+    assert _pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
+    on_mutant = _pytest(repo, new_test)
+    assert on_mutant.returncode == 1, on_mutant.stdout
+    assert "assert 0 == 10" in on_mutant.stdout
+
+
+def test_a_suite_that_cannot_see_the_sentinel_stops_the_method(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = make_repo({"shop.py": SHOP, "tests/test_shop.py": SWALLOWING_TESTS})
+    done, report = _chaos(repo, tmp_path)  # no --target: the profiled hot spot
+    assert done.returncode == 0, done.stderr
+    assert [t["target"] for t in report["targets"]] == ["shop:discount"]
+    assert report["candidates"] == []
+    notes = " ".join(report["notes"])
+    assert "the setup cannot tell a mutant from the original" in notes
+    assert "mutation score" not in notes
+
+
+def _checked_out(bench: GateBench, files: dict[str, str], name: str) -> GateContext:
+    """A candidate adding or rewriting ``files``, checked out in its own worktree."""
+    base = bench.baseline.root
+    diff = "".join(
+        make_diff(path, (base / path).read_text(), text)
+        if (base / path).exists()
+        else new_file_diff(path, text)
+        for path, text in files.items()
+    )
+    target = Target(file="shop.py", module="shop", qualname="discount")
+    candidate = Candidate(target, diff, tuple(files), "chaos", "test", "test", "test")
+    root = bench.worktrees.add(name, bench.request.base_commit)
+    apply_diff(root, diff)
+    return GateContext(bench.request, candidate, bench.baseline, root)
+
+
+def test_performance_gate_does_not_apply_to_a_tests_only_change(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    bench = gate_bench({"shop.py": SHOP, "tests/test_shop.py": LOOSE_TESTS})
+    new_test = {"tests/test_more.py": "def test_x():\n    pass\n"}
+    verdict = performance.check(_checked_out(bench, new_test, "tests-only"))
+    assert verdict.passed and "no target code changed" in verdict.reason
+    assert verdict.details["applicable"] is False
+    with_code = _checked_out(bench, {**new_test, "shop.py": SHOP + "\n# note\n"}, "with-code")
+    refused = performance.check(with_code)
+    assert not refused.passed and "no captured calls" in refused.reason
+
+
+def test_new_file_diff_applies_and_its_reverse_removes_the_file(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo({"shop.py": SHOP})
+    diff = new_file_diff("tests/test_new.py", "def test_new():\n    assert True\n")
+    patch = repo.parent / "new.patch"
+    patch.write_text(diff)
+    git.Repo(repo).git.apply(str(patch))
+    assert (repo / "tests/test_new.py").read_text() == "def test_new():\n    assert True\n"
+    patch.write_text(reverse_diff(diff))
+    git.Repo(repo).git.apply(str(patch))
+    assert not (repo / "tests/test_new.py").exists()
+
+
+OPS = '''\
+def take(items, n):
+    """Remove the first ``n`` items from ``items``; return how many were removed."""
+    if n < 0:
+        raise ValueError("n must not be negative")
+    taken = items[:n]
+    del items[:n]
+    return len(taken)
+'''
+
+OPS_TESTS = """\
+from ops import take
+
+
+def test_take_two():
+    assert take([1, 2, 3], 2) == 2
+
+
+def test_take_nothing():
+    assert take([], 0) == 0
+"""
+
+
+def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    target = Target(file="ops.py", module="ops", qualname="take")
+    bench = gate_bench({"ops.py": OPS, "tests/test_ops.py": OPS_TESTS}, capture=(target,))
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    assert [o.args for o in base.outcomes if not o.derived] == [("[1, 2, 3]", "2"), ("[]", "0")]
+    by_description = {m.description: m for m in mutations.mutants(OPS, "take")}
+    expected = {
+        "`del items[:n]` removed": "assert arg_0 == [3]",
+        '`raise ValueError("n must not be negative")` removed': "with pytest.raises(ValueError",
+    }
+    for number, (description, line) in enumerate(expected.items()):
+        mutant = by_description[description]
+        mutant_root = bench.worktrees.add(f"mutant-{number}", bench.request.base_commit)
+        (mutant_root / "ops.py").write_text(mutant.source)
+        pinned = disagreement(base, observe(bench.request, bench.baseline, mutant_root, target))
+        assert pinned is not None, description
+        case = Case("test_pinned", (mutant.label,), pinned)
+        text = render_file(target, [case], untyped_import=False)
+        assert line in text, text
+        base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
+        for root in (base_root, mutant_root):
+            (root / "tests/test_pinned.py").write_text(text)
+        assert _pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+        assert _pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
+
+
+def test_new_test_file_goes_where_the_tests_live_and_never_over_an_existing_file(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo(
+        {
+            "proj/src/shop.py": SHOP,
+            "proj/checks/test_shop.py": LOOSE_TESTS,
+            "proj/checks/test_selfimprove_shop_discount.py": "",
+        }
+    )
+    request = make_request(repo, "proj")
+    outcomes = {f"checks/test_shop.py::{n}": "passed" for n in ("test_a", "test_b")}
+    baseline = Baseline(repo, repo.parent / "work", outcomes, ("src",))
+    target = Target(file="src/shop.py", module="shop", qualname="discount")
+    assert where_tests_live(request, baseline) == "checks"
+    assert new_test_path(request, baseline, target) == "checks/test_selfimprove_shop_discount_2.py"
+    assert needs_untyped_import(target)  # src/ layout: mypy cannot find `shop` by itself
+    assert not needs_untyped_import(Target(file="shop.py", module="shop", qualname="discount"))
+
+
+def test_tidy_applies_the_projects_own_ruff_settings(make_repo: Callable[..., Path]) -> None:
+    config = '[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]\nselect = ["I"]\n'
+    repo = make_repo({"pyproject.toml": config, "shop.py": SHOP})
+    messy = "import sys\nimport os\nx = (os.sep, sys.argv, 'a' * 20, 'aaaaaaaaaaaaaaaaaaaa', 'b')\n"
+    tidy_text = tidy(make_request(repo), repo, "tests/test_x.py", messy)
+    assert tidy_text.startswith("import os\nimport sys\n")
+    assert max(len(line) for line in tidy_text.splitlines()) <= 60
+    assert '"aaaaaaaaaaaaaaaaaaaa"' in tidy_text
+
+
+def _outcome(args: str, kind: str = "return", result: str = "0", **more: object) -> Outcome:
+    entry: dict[str, Any] = {"args": [args], "kwargs": {}, "outcome": kind, "result": result}
+    entry |= {"result_literal": True, "after": f"([{args}], {{}})", **more}
+    return Outcome.from_json(entry)
+
+
+def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -> None:
+    base = Observed((_outcome("1000"), _outcome("99"), _outcome("5")))
+    mutant = Observed(
+        (_outcome("1000", result="1"), _outcome("99", result="1"), _outcome("5", kind="timeout"))
+    )
+    shortest_finished = disagreement(base, mutant)
+    assert shortest_finished is not None and shortest_finished.base.args == ("99",)
+    pinned = disagreement(base, mutant, [_outcome("1000")])
+    assert pinned is not None and pinned.base.args == ("1000",)
+    same = Observed(base.outcomes)
+    assert disagreement(base, same) is None
+    unwritable = Observed((_outcome("1", result="<object>", result_literal=False),))
+    assert disagreement(unwritable, Observed((_outcome("1", result="2"),))) is None
+    huge = repr(list(range(200)))  # a test that spells this out helps nobody
+    too_long = Observed((_outcome(huge, result="1"),))
+    assert disagreement(Observed((_outcome(huge),)), too_long) is None
