@@ -27,7 +27,7 @@ from bot.cid import cid_of_bytes
 from bot.core.diffs import reverse_diff
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
-from bot.results import Delivered, evaluation_json, timing_json
+from bot.results import Delivered, changes_code, evaluation_json, timing_json
 
 AUTHOR = "selfimprove <selfimprove@users.noreply.github.com>"
 VERSION = "0.1.0"
@@ -68,14 +68,17 @@ def _diffstat(diff: str) -> str:
 
 def _subject(evaluation: Evaluation) -> str:
     candidate = evaluation.candidate
-    return f"perf({candidate.target.module}): {candidate.target.qualname} via {candidate.rule}"
+    kind = "perf" if changes_code(evaluation) else "test"
+    return f"{kind}({candidate.target.module}): {candidate.target.qualname} via {candidate.rule}"
 
 
 def _body(request: Request, evaluation: Evaluation) -> str:
     candidate = evaluation.candidate
     perf = timing_json(evaluation)
     lines = [candidate.description, ""]
-    if perf:
+    if not changes_code(evaluation):
+        lines.append("No project code changes: nothing to time; the new tests pass on the base.")
+    elif perf:
         lines.append(
             f"Measured on the calls recorded while the test suite ran: "
             f"{perf.get('ratio', 0):.2f}x faster "

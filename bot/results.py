@@ -127,6 +127,11 @@ def timing_json(evaluation: Evaluation) -> dict[str, Any]:
     return dict(perf.details) if perf else {}
 
 
+def changes_code(evaluation: Evaluation) -> bool:
+    """False for a change the performance gate found nothing to time in (tests only)."""
+    return timing_json(evaluation).get("applicable", True) is not False
+
+
 def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
     """One candidate's provenance and every gate verdict it collected."""
     candidate = evaluation.candidate

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +28,7 @@ from bot.core.generator import Generator
 from bot.core.method import MethodContext
 from bot.core.request import Request
 from bot.core.worktree import Worktrees, apply_diff
+from bot.merge import merge_same_files
 from bot.progress import Progress
 from bot.publish import Endpoints, publish
 from bot.report import markdown
@@ -89,8 +90,9 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
                 result.evaluations.extend(method.run(context, target))
             if isinstance(generator, LLMGenerator):
                 result.llm = generator.summary()
+            chosen = _merge_shared_files(result, base_root, evaluate, progress)
             result.seconds = time.perf_counter() - began
-            _deliver(request, result, progress)
+            _deliver(request, result, progress, chosen)
     except BaseException:
         sandbox.kill_all()
         raise
@@ -204,9 +206,38 @@ def _open_pull_request(request: Request, result: RunResult, progress: Progress) 
         result.notes.append(line)
 
 
-def _deliver(request: Request, result: RunResult, progress: Progress) -> None:
-    """Write the bundle (patches, metadata, report.md) and one ledger line per decision."""
-    chosen = select(result.evaluations)
+def _merge_shared_files(
+    result: RunResult,
+    base_root: Path,
+    evaluate: Callable[[Candidate], Evaluation],
+    progress: Progress,
+) -> list[Evaluation]:
+    """The best change per target, with changes that share a file merged and proven again.
+
+    Several targets (and methods) can change one file; shipped side by side, changes that
+    passed alone could still clash, so :func:`bot.merge.merge_same_files` proves the whole.
+    """
+    merged = merge_same_files(
+        select(result.evaluations), evaluate, lambda path: (base_root / path).read_text()
+    )
+    result.evaluations.extend(merged.evaluations)
+    for text in merged.notes:
+        progress.note(text)
+        result.notes.append(text)
+    return merged.chosen
+
+
+def _deliver(
+    request: Request,
+    result: RunResult,
+    progress: Progress,
+    chosen: list[Evaluation] | None = None,
+) -> None:
+    """Write the bundle (patches, metadata, report.md) and one ledger line per decision.
+
+    ``chosen`` is what ships (default: the best accepted change per target).
+    """
+    chosen = select(result.evaluations) if chosen is None else chosen
     folder: Path = request.output_dir
     progress.stage("bundling", f"writing {len(chosen)} accepted change(s) to {folder}")
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.request import Request
 from bot.report import before_after, duration
-from bot.results import Delivered, RunResult, timing_json
+from bot.results import Delivered, RunResult, changes_code, timing_json
 
 BRANCH_PREFIX = "selfimprove/"
 LABEL = "selfimprove"
@@ -60,6 +60,8 @@ def is_ours(body: str | None) -> bool:
 
 def title(changes: Sequence[Delivered]) -> str:
     """One line: the single change, or how many and where."""
+    if len(changes) == 1 and not changes_code(changes[0].evaluation):
+        return f"test: pin the behaviour of {changes[0].evaluation.candidate.target.key}"
     if len(changes) == 1:
         candidate = changes[0].evaluation.candidate
         ratio = timing_json(changes[0].evaluation).get("ratio")
@@ -67,7 +69,7 @@ def title(changes: Sequence[Delivered]) -> str:
         return f"perf: faster {candidate.target.key}{faster}"
     modules = sorted({d.evaluation.candidate.target.module for d in changes})
     where = ", ".join(modules[:3]) + (" …" if len(modules) > 3 else "")
-    return f"perf: {len(changes)} proven speed-ups in {where}"
+    return f"perf: {len(changes)} proven changes in {where}"
 
 
 def body(

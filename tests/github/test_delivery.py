@@ -114,7 +114,7 @@ def test_a_rerun_updates_the_same_pr_and_never_duplicates(
     assert gh.count("POST", PULLS) == 1
     assert gh.count("PATCH", f"{PULLS}/1") == 1
     stored = gh.repos["octo/demo"].pulls[0]
-    assert "run-2" in stored["body"] and stored["title"].startswith("perf: 2 proven speed-ups")
+    assert "run-2" in stored["body"] and stored["title"].startswith("perf: 2 proven changes")
     tip_after = project.remote_sha(first.head)
     assert tip_after != tip_before  # force-pushed: two commits on the base now
     commit = git.Repo(project.remote).commit(tip_after)

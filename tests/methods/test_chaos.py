@@ -116,6 +116,8 @@ def test_chaos_turns_surviving_boundary_mutants_into_killing_tests(
     (accepted,) = report["accepted"]
     patch = Path(accepted["patch"])
     assert "tests/test_selfimprove_shop_discount.py" in patch.read_text()
+    assert "Subject: [PATCH] test(shop): discount via regression-tests" in patch.read_text()
+    assert "nothing to time" in patch.read_text() and "x faster" not in patch.read_text()
     # Our own check of what ships: the patch applies, its tests pass on the base ...
     git.Repo(repo).git.apply(str(patch))
     new_test = "tests/test_selfimprove_shop_discount.py"

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff
+from bot.core.diffs import make_diff, new_file_diff
 from bot.core.request import Limits
+from bot.core.worktree import apply_diff
 from bot.progress import Progress
 from bot.run import _evaluate
 from tests.conftest import GateBench
 from validators import integration, unit
+from validators.context import GateContext
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\n"
 MODULE = "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n"
@@ -117,3 +119,26 @@ def test_integration_command_failure(gate_bench: Callable[..., GateBench]) -> No
     )
     assert not bad.passed
     assert "exited 1" in bad.reason and "clamp" in bad.reason
+
+
+def test_unit_refuses_a_candidate_whose_own_new_test_fails(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """A test the candidate adds is held to the same bar: red never ships."""
+    bench = gate_bench(FILES, project="proj", suite=True)
+
+    def adding(test: str, name: str) -> GateContext:
+        path = bench.request.repo_relative("tests/test_added.py")
+        diff = new_file_diff(path, f"from pkg.mod import clamp\n\n\ndef test_added():\n{test}")
+        candidate = Candidate(TARGET, diff, (path,), "chaos", "test", "test", "test")
+        root = bench.worktrees.add(name, bench.request.base_commit)
+        apply_diff(root, diff)
+        return GateContext(bench.request, candidate, bench.baseline, root)
+
+    red = unit.check(adding("    assert clamp(11, 0, 10) == 11\n", "red"))
+    assert not red.passed
+    assert red.reason.startswith(
+        "tests/test_added.py::test_added (a test the candidate adds) fails on the candidate"
+    )
+    green = unit.check(adding("    assert clamp(11, 0, 10) == 10\n", "green"))
+    assert green.passed and "and the 1 it adds" in green.reason
