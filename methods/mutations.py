@@ -2,8 +2,9 @@
 
 Each operator is a plain function that looks at one node of the target function and says
 how it could be broken: a flipped comparison, a swapped arithmetic operator, a constant off
-by one, a negated condition, ``return None`` instead of a value, a statement removed. A
-mutant the test suite does not notice marks behaviour the suite does not defend.
+by one, a negated condition, ``return None`` instead of a value, a statement removed, or a
+fault injected where the function calls out (the call raises, times out or comes back
+empty). A mutant the test suite does not notice marks behaviour the suite does not defend.
 
 :func:`sentinel` is the bug every suite that runs the function must notice (the function
 raises at entry): if the suite still passes with it, the setup cannot tell a mutant from the
@@ -13,6 +14,7 @@ be a lie.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,6 +23,56 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 SENTINEL_MESSAGE = "selfimprove sentinel mutant: this function must never run"
+FAULT_MESSAGE = "selfimprove: injected fault"
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# Methods of the values a function works on (containers, strings): not where faults come from.
+_LOCAL_METHODS = frozenset(
+    [
+        "append",
+        "extend",
+        "insert",
+        "add",
+        "discard",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "update",
+        "setdefault",
+        "get",
+        "items",
+        "keys",
+        "values",
+        "copy",
+        "sort",
+        "reverse",
+        "count",
+        "index",
+        "join",
+        "split",
+        "rsplit",
+        "splitlines",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "lower",
+        "upper",
+        "casefold",
+        "title",
+        "replace",
+        "format",
+        "startswith",
+        "endswith",
+        "find",
+        "rfind",
+        "encode",
+        "decode",
+        "isdigit",
+        "isalpha",
+        "isalnum",
+        "isspace",
+    ]
+)
 
 
 class MutationError(ValueError):
@@ -156,6 +208,39 @@ def statement_removal(node: cst.CSTNode) -> list[Change]:
     return [(node.with_changes(body=[cst.Pass()]), f"`{removed}` removed")]
 
 
+def call_fault(node: cst.CSTNode) -> list[Change]:
+    """A call site that fails the way I/O does: it raises ``OSError``, it times out
+    (``TimeoutError``), or it comes back empty (``None``).
+
+    Only calls out of the function count (a project or library function, a method that
+    is not a plain container or string operation): those are where faults come from.
+    """
+    if not isinstance(node, cst.Call) or not _is_call_out(node.func):
+        return []
+    called = _text(node.func, 40)
+    faults = (
+        ("OSError", "raises OSError"),
+        ("TimeoutError", "times out (TimeoutError)"),
+    )
+    changes: list[Change] = [
+        (
+            cst.parse_expression(f"(_ for _ in ()).throw({kind}({FAULT_MESSAGE!r}))"),
+            f"`{called}(...)` {what}",
+        )
+        for kind, what in faults
+    ]
+    changes.append((cst.Name("None"), f"`{called}(...)` comes back empty (None)"))
+    return changes
+
+
+def _is_call_out(func: cst.BaseExpression) -> bool:
+    if isinstance(func, cst.Name):
+        return func.value not in _BUILTIN_NAMES
+    if isinstance(func, cst.Attribute):
+        return func.attr.value not in _LOCAL_METHODS
+    return False
+
+
 def _is_docstring(node: cst.SimpleStatementLine) -> bool:
     return (
         len(node.body) == 1
@@ -171,6 +256,7 @@ OPERATORS: dict[str, Operator] = {
     "condition-negation": condition_negation,
     "return-none": return_none,
     "statement-removal": statement_removal,
+    "call-fault": call_fault,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,37 @@ def test_unknown_function_and_bad_source_are_mutation_errors() -> None:
         mutations.mutants(SOURCE, "missing")
     with pytest.raises(MutationError, match="does not parse"):
         mutations.mutants("def broken(:\n", "broken")
+
+
+FETCHING = """\
+import json
+
+
+def load(path, seen):
+    text = read_text(path)
+    seen.append(len(text))
+    return json.loads(text.strip())
+
+
+def read_text(path):
+    with open(path) as handle:
+        return handle.read()
+"""
+
+
+def test_faults_are_injected_where_the_function_calls_out(tmp_path: Path) -> None:
+    faults = _by_operator(mutations.mutants(FETCHING, "load"), "call-fault")
+    assert [m.description for m in faults] == [
+        "`read_text(...)` raises OSError",
+        "`read_text(...)` times out (TimeoutError)",
+        "`read_text(...)` comes back empty (None)",
+        "`json.loads(...)` raises OSError",
+        "`json.loads(...)` times out (TimeoutError)",
+        "`json.loads(...)` comes back empty (None)",
+    ]  # never len(), .append() or .strip(): values the function holds, not call-outs
+    (tmp_path / "data.json").write_text("[1, 2]")
+    for mutant, expected in zip(faults[:3], (OSError, TimeoutError, TypeError), strict=True):
+        scope: dict[str, object] = {}
+        exec(compile(mutant.source, "mutant.py", "exec"), scope)
+        with pytest.raises(expected):
+            scope["load"](str(tmp_path / "data.json"), [])  # type: ignore[operator]
