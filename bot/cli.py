@@ -118,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("bundles", nargs="+", metavar="BUNDLE_DIR", help="folders of bundles")
     merge.add_argument("--out", required=True, metavar="DIR", help="where the merged bundle goes")
     merge.add_argument("--repo", default=".", help="the repository (default: here)")
+    merge.add_argument(
+        "--dry-run", action="store_true", help="write the merged bundle only, open no pull request"
+    )
+    merge.add_argument("--repository", metavar="OWNER/NAME", help="open the draft PR there")
+    merge.add_argument("--push-remote", metavar="REMOTE", help="git remote for the PR branch")
     commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
     serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -217,9 +222,19 @@ def _plan(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().resolve()
     progress = Progress(Console(stderr=True, highlight=False))
-    outcome = merge_bundles([Path(b).expanduser() for b in args.bundles], args.repo, out, progress)
+    outcome = merge_bundles(
+        [Path(b).expanduser() for b in args.bundles],
+        args.repo,
+        out,
+        progress,
+        dry_run=args.dry_run,
+        repository=args.repository,
+        push_remote=args.push_remote,
+    )
     if outcome.merged is not None:
         print(f"merged {len(outcome.choice.kept)} changes into {outcome.merged.patch}")
+    if outcome.pull_request is not None:
+        print(f"pull request #{outcome.pull_request.number}: {outcome.pull_request.url}")
     else:
         print(f"{len(outcome.copied)} file(s) of {len(outcome.choice.kept)} change(s) in {out}")
     for note in outcome.notes:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import git
 
@@ -33,11 +33,14 @@ from bot.core.request import Request
 from bot.core.worktree import Worktrees
 from bot.merge import Choice, Proposal, choose, combine, regate, whole_accepted
 from bot.progress import Progress
-from bot.results import Delivered
+from bot.results import Delivered, RunResult
 
 # ``_evaluate`` is the orchestrator's one way to prove a candidate (own worktree, the
 # seven gates, worktree removed); the merged whole must take exactly that path.
 from bot.run import _evaluate
+
+if TYPE_CHECKING:  # the client pulls in githubkit; a merge without GitHub never needs it
+    from bot.github.client import PullRef
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class MergeOutcome:
     merged: Delivered | None = None
     copied: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pull_request: PullRef | None = None
 
 
 def find_changes(folders: list[Path]) -> list[Bundled]:
@@ -132,8 +136,22 @@ def same_base(changes: list[Bundled]) -> tuple[str, str]:
     return bases.pop(), projects.pop()
 
 
-def merge_bundles(folders: list[Path], repo: str, out: Path, progress: Progress) -> MergeOutcome:
-    """Merge the changes of ``folders`` into ``out``: one proven change, or the parts."""
+def merge_bundles(
+    folders: list[Path],
+    repo: str,
+    out: Path,
+    progress: Progress,
+    *,
+    dry_run: bool = True,
+    repository: str | None = None,
+    push_remote: str | None = None,
+) -> MergeOutcome:
+    """Merge the changes of ``folders`` into ``out``: one proven change, or the parts.
+
+    Not a dry run and a GitHub repository known (``repository``, the config, or
+    ``GITHUB_REPOSITORY``): a merged change also becomes the run's draft pull request,
+    exactly as a run delivers one; GitHub out of reach leaves the bundle, with the reason.
+    """
     changes = find_changes(folders)
     if not changes:
         out.mkdir(parents=True, exist_ok=True)
@@ -148,12 +166,15 @@ def merge_bundles(folders: list[Path], repo: str, out: Path, progress: Progress)
             f"{loser.candidate.id} overlaps {winner.candidate.id}, which is faster "
             f"({loser.speedup:.2f}x < {winner.speedup:.2f}x): dropped"
         )
-    request = _merge_request(repo, project, base_commit, choice.kept, out)
+    flags = Flags(path=repo, dry_run=dry_run, repository=repository, push_remote=push_remote)
+    request = _merge_request(flags, project, base_commit, choice.kept, out)
     if len(choice.kept) == 1:
         outcome.notes.append("one change left after the merge rule: copied as it is")
         outcome.copied = _copy_parts(choice.kept, out)
     else:
         _prove_whole(request, outcome, progress)
+    if outcome.merged is not None:
+        _open_pull_request(request, outcome, progress)
     for note in outcome.notes:
         progress.note(note)
     _write_summary(out, outcome, base_commit, project)
@@ -161,17 +182,17 @@ def merge_bundles(folders: list[Path], repo: str, out: Path, progress: Progress)
 
 
 def _merge_request(
-    repo: str, project: str, base_commit: str, kept: tuple[Proposal, ...], out: Path
+    flags: Flags, project: str, base_commit: str, kept: tuple[Proposal, ...], out: Path
 ) -> Request:
     """The project's Request at the bundles' base, its targets the union of the parts'."""
-    root = locate(repo).repo_root
+    root = locate(flags.path).repo_root
     try:
         git.Repo(root).git.cat_file("-e", f"{base_commit}^{{commit}}")
     except git.GitCommandError:
         raise UserError(f"the bundles' base commit {base_commit[:12]} is not in {root}") from None
     project_dir = root if project == "." else root / project
     specs = tuple(f"{p.candidate.target.file}:{p.candidate.target.qualname}" for p in kept)
-    request = build_request(Flags(path=str(project_dir), targets=specs))
+    request = build_request(dataclasses.replace(flags, path=str(project_dir), targets=specs))
     return dataclasses.replace(request, base_commit=base_commit, output_dir=out, warnings=())
 
 
@@ -212,6 +233,23 @@ def _prove_whole(request: Request, outcome: MergeOutcome, progress: Progress) ->
         "passed alone: the parts are kept separate"
     )
     outcome.copied = _copy_parts(kept, out)
+
+
+def _open_pull_request(request: Request, outcome: MergeOutcome, progress: Progress) -> None:
+    """The merged change as the draft pull request, when this is not a dry run."""
+    if request.dry_run or request.github_repository is None or outcome.merged is None:
+        return
+    from bot.github.delivery import deliver_run  # githubkit loads only when it is needed
+
+    progress.stage("delivering", f"a draft pull request on {request.github_repository}")
+    result = RunResult(
+        run_id=request.output_dir.name,
+        request=request,
+        evaluations=list(outcome.evaluations),
+        delivered=[outcome.merged],
+    )
+    outcome.notes += deliver_run(request, result, os.environ)
+    outcome.pull_request = result.pull_request
 
 
 def _copy_parts(parts: tuple[Proposal, ...], out: Path) -> list[Path]:

@@ -4,7 +4,8 @@ The actor is the run's generator, asked for one candidate per round with every e
 attempt and its critique in ``history``. The critic (:mod:`methods.critic`) scores each
 proven candidate from objective signals (how far it got through the gates, the measured
 speed-up with its confidence interval, a line profile of the candidate) and says why in
-words the actor reads next round.
+words the actor reads next round; with a model chain configured, a model also reviews the
+attempt and its words join the critique (the reward stays objective).
 
 Rounds are bounded (``actor-critic-rounds``, default 3). The loop stops early when the
 reward stops improving or the actor has nothing new. Every round's candidate is returned
@@ -18,7 +19,7 @@ import dataclasses
 
 from bot.core.candidate import Target
 from bot.core.evaluation import Evaluation
-from bot.core.generator import Attempt
+from bot.core.generator import Attempt, Reviewer
 from bot.core.method import MethodContext
 from methods import critic, line_profile
 
@@ -52,6 +53,9 @@ def run(ctx: MethodContext, target: Target) -> list[Evaluation]:
         if evaluation.result(critic.PERFORMANCE) is not None:  # behaves: where is its time?
             profile = line_profile.summary(line_profile.hot_lines(ctx, evaluation.candidate))
         words = critic.critique(evaluation, score, best, round_no, profile)
+        if isinstance(ctx.generator, Reviewer):  # a model critic adds its reading
+            said = ctx.generator.review(ctx, Attempt(evaluation.candidate, evaluation, words))
+            words += f"; a model's review: {said}" if said else ""
         attempts.append(Attempt(evaluation.candidate, evaluation, words))
         ctx.note(f"{target.key}: {words}")
         if best is not None and score <= best:

@@ -22,7 +22,7 @@ from bot.core.llm.completion import Completion, ModelUnavailable
 from bot.core.method import MethodContext
 from bot.core.request import Request
 from methods.codemod_generator import CodemodGenerator
-from methods.llm_prompt import Prompt, build_prompt
+from methods.llm_prompt import MAX_REVIEW_CHARS, Prompt, build_prompt, build_review_prompt
 from methods.llm_reply import ReplyRejected, parse_reply
 
 NAME = "llm"
@@ -102,31 +102,10 @@ class LLMGenerator:
         method: str,
         tried: set[str],
     ) -> Candidate | None:
-        key = cache_key(link.spec, prompt.sha256)
-        completion = self.cache.get(key)
-        cached = completion is not None
-        cost = 0.0
-        if completion is None:
-            spent = self.budget.spent()
-            if spent is not None:
-                self._once(ctx.note, f"{spent}: no more model calls this run")
-                return None
-            try:
-                completion = link.client.complete(
-                    prompt.system, prompt.user, max_tokens=self.budget.reply_limit()
-                )
-            except ModelUnavailable as exc:
-                ctx.note(f"{link.spec} gave no answer for {target.key}: {exc}")
-                failures = self._failures.get(str(link.spec), 0) + 1
-                self._failures[str(link.spec)] = failures
-                if failures == GIVE_UP_AFTER:
-                    ctx.note(f"{link.spec} failed {failures} times in a row: not asked again")
-                return None
-            self._failures[str(link.spec)] = 0
-            cost = self.budget.charge(link.spec.model, completion)
-            self.cache.put(key, completion)
-        else:
-            self.budget.cached_replies += 1
+        asked = self._complete(ctx, link, prompt, target)
+        if asked is None:
+            return None
+        completion, cached, cost = asked
         source = ctx.base_source(target.file)
         repo_path = ctx.request.repo_relative(target.file)
         try:
@@ -151,6 +130,58 @@ class LLMGenerator:
             ctx.note(f"discarded the reply of {link.spec} for {target.key}: it repeats an attempt")
             return None
         return candidate
+
+    def review(self, ctx: MethodContext, attempt: Attempt) -> str:
+        """The first model that answers criticises ``attempt`` in words ("" when none can).
+
+        Same budget, cache and failure counting as proposals; the reply is advice that the
+        next prompt fences as data, so it is only trimmed, never parsed or run.
+        """
+        target = attempt.candidate.target
+        try:
+            prompt = build_review_prompt(ctx, attempt)
+        except (OSError, SyntaxError, ValueError):
+            return ""
+        for link in self.links:
+            if self._failures.get(str(link.spec), 0) >= GIVE_UP_AFTER:
+                continue
+            asked = self._complete(ctx, link, prompt, target)
+            if asked is not None:
+                text = " ".join(asked[0].text.split())
+                return text[:MAX_REVIEW_CHARS]
+            if self.budget.stopped:
+                break
+        return ""
+
+    def _complete(
+        self, ctx: MethodContext, link: Link, prompt: Prompt, target: Target
+    ) -> tuple[Completion, bool, float] | None:
+        """The model's reply (cached, or asked within the budget), whether it was cached,
+        and what it cost; ``None`` when the budget is spent or the model gave no answer."""
+        key = cache_key(link.spec, prompt.sha256)
+        completion = self.cache.get(key)
+        if completion is not None:
+            self.budget.cached_replies += 1
+            return completion, True, 0.0
+        spent = self.budget.spent()
+        if spent is not None:
+            self._once(ctx.note, f"{spent}: no more model calls this run")
+            return None
+        try:
+            completion = link.client.complete(
+                prompt.system, prompt.user, max_tokens=self.budget.reply_limit()
+            )
+        except ModelUnavailable as exc:
+            ctx.note(f"{link.spec} gave no answer for {target.key}: {exc}")
+            failures = self._failures.get(str(link.spec), 0) + 1
+            self._failures[str(link.spec)] = failures
+            if failures == GIVE_UP_AFTER:
+                ctx.note(f"{link.spec} failed {failures} times in a row: not asked again")
+            return None
+        self._failures[str(link.spec)] = 0
+        cost = self.budget.charge(link.spec.model, completion)
+        self.cache.put(key, completion)
+        return completion, False, cost
 
     def _once(self, note: Callable[[str], None], text: str) -> None:
         if text not in self._said:

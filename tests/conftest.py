@@ -39,20 +39,40 @@ def commit_files(root: Path, files: dict[str, str], message: str = "base") -> st
 CLI = (sys.executable, "-m", "bot.cli")
 
 
+def _ambient(name: str) -> bool:
+    return name.startswith(("GITHUB_", "ACTIONS_", "RUNNER_", "GH_")) or name in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+    )
+
+
 def cli_env(home: Path | None = None) -> dict[str, str]:
     """The environment for running the ``selfimprove`` command as a user would."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # Hermetic even on a CI runner: no GitHub repository, token or OIDC identity to act on.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not _ambient(k)}
     if home is not None:
         env["SELFIMPROVE_HOME"] = str(home)
     return env
 
 
 def run_cli(
-    *args: str, cwd: Path, home: Path | None = None, timeout: float = 300
+    *args: str,
+    cwd: Path,
+    home: Path | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``selfimprove ARGS`` in a real subprocess and capture what it printed."""
+    """Run ``selfimprove ARGS`` in a real subprocess and capture what it printed.
+
+    ``env`` adds variables on top of the hermetic environment (say, a stand-in's token).
+    """
     return subprocess.run(
-        [*CLI, *args], cwd=cwd, env=cli_env(home), capture_output=True, text=True, timeout=timeout
+        [*CLI, *args],
+        cwd=cwd,
+        env=cli_env(home) | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

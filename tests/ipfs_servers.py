@@ -10,17 +10,14 @@ CIDv1), not with ``bot.cid``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
-import socket
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+
+from tests.loopback import Reply, Seen, StandIn, closed_port_url
+
+__all__ = ["Gateway", "KuboNode", "PinningService", "Reply", "Seen", "StandIn", "closed_port_url"]
 
 CHUNK = 262_144
 ADD_REQUIRED = {
@@ -32,119 +29,11 @@ ADD_REQUIRED = {
 }
 
 
-@dataclass(frozen=True)
-class Seen:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def param(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    declare_length: bool = True  # without it the body ends when the connection closes
-
-    @classmethod
-    def json(cls, status: int, data: Any) -> Reply:
-        return cls(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
-
-
 def raw_leaf_cid(data: bytes) -> str:
     """CIDv1, raw codec, sha2-256, base32: what Kubo answers for a file of one chunk."""
     prefix = bytes([0x01, 0x55, 0x12, 0x20])
     encoded = base64.b32encode(prefix + hashlib.sha256(data).digest()).decode("ascii")
     return "b" + encoded.lower().rstrip("=")
-
-
-def closed_port_url() -> str:
-    """An http URL on 127.0.0.1 where nothing listens: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class StandIn:
-    """A threaded loopback server; subclasses say how to answer a request."""
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        self.lock = threading.Lock()
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                stand_in._handle(self)
-
-            def do_POST(self) -> None:
-                stand_in._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def answer(self, seen: Seen) -> Reply:
-        raise NotImplementedError
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        parts = urlsplit(handler.path)
-        seen = Seen(
-            handler.command,
-            parts.path,
-            parse_qs(parts.query, keep_blank_values=True),
-            {k.lower(): v for k, v in handler.headers.items()},
-            handler.rfile.read(length),
-        )
-        with self.lock:
-            self.requests.append(seen)
-            reply = self.answer(seen)
-        handler.send_response(reply.status)
-        for name, value in reply.headers.items():
-            handler.send_header(name, value)
-        if reply.declare_length:
-            handler.send_header("Content-Length", str(len(reply.body)))
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        # The client may stop reading (a refused oversized body).
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            handler.wfile.write(reply.body)
-
-    def seen(self, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.path == path]
 
 
 def multipart_files(content_type: str, body: bytes) -> list[tuple[str, bytes]]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import git
 import pytest
 
 from bot.bundle import write_change
@@ -35,6 +36,7 @@ from bot.plan import (
 )
 from bot.progress import Progress
 from tests.conftest import CLI, cli_env, commit_files, make_request, run_cli
+from tests.github.rest_standin import GitHubStandIn
 
 GATES = ("syntax", "style", "security", "types", "unit", "integration", "performance")
 
@@ -548,19 +550,30 @@ def test_plan_shards_and_merge_accept_what_one_run_accepts(
     assert all(len(accepted(shard)) == 1 for shard in shards)
     assert {change["id"] for shard in shards for change in shard["accepted"]} == parts
 
+    # The final job merges the shards and delivers the whole as one draft pull request.
+    remote = tmp_path / "remote.git"
+    git.Repo(repo).clone(str(remote), bare=True)
+    git.Repo(repo).create_remote("origin", str(remote))
     merged_dir = tmp_path / "merged"
-    merged = run_cli(
-        "merge",
-        str(tmp_path / "shard-1"),
-        str(tmp_path / "shard-2"),
-        "--out",
-        str(merged_dir),
-        "--repo",
-        str(repo),
-        cwd=tmp_path,
-        home=home,
-    )
-    assert merged.returncode == 0, merged.stderr
+    with GitHubStandIn() as gh:
+        gh.add_repo("octo/words", remote=remote)
+        merged = run_cli(
+            "merge",
+            str(tmp_path / "shard-1"),
+            str(tmp_path / "shard-2"),
+            "--out",
+            str(merged_dir),
+            "--repo",
+            str(repo),
+            "--repository",
+            "octo/words",
+            cwd=tmp_path,
+            home=home,
+            env={"GITHUB_TOKEN": gh.token, "GITHUB_API_URL": gh.url},
+        )
+        assert merged.returncode == 0, merged.stderr
+        (pull,) = gh.repos["octo/words"].pulls
+    assert f"pull request #{pull['number']}: " in merged.stdout and pull["draft"] is True
     summary = json.loads((merged_dir / "merge.json").read_text())
     assert {p["id"] for p in summary["parts"]} == parts
     assert summary["dropped"] == [] and all(v["accepted"] for v in summary["regate"])
@@ -568,6 +581,8 @@ def test_plan_shards_and_merge_accept_what_one_run_accepts(
     patch = str(merged_dir / summary["merged"]).removesuffix(".json") + ".patch"
     one_by_one = applied(repo, tmp_path / "clone-whole", *(c["patch"] for c in whole["accepted"]))
     assert applied(repo, tmp_path / "clone-merged", patch) == one_by_one
+    branch = git.Repo(remote).commit(pull["head_sha"])
+    assert branch.tree["src/pkg/words.py"].data_stream.read().decode() == one_by_one
     assert one_by_one.count("{") == 2 and one_by_one != WORDS_PY
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],

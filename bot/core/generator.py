@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation
@@ -49,4 +49,16 @@ class Generator(Protocol):
         Never raises for a generator-side failure (a model that is down, a reply that does
         not parse): it tells the user through ``ctx.note`` and returns what it has.
         """
+        ...
+
+
+@runtime_checkable
+class Reviewer(Protocol):
+    """A generator that can also criticise a proven attempt in words (a language model).
+
+    Actor-critic adds what it says to the objective critique; the codemods cannot review.
+    """
+
+    def review(self, ctx: MethodContext, attempt: Attempt) -> str:
+        """A few sentences on what still costs time and what to change; "" when it cannot."""
         ...

@@ -31,56 +31,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import json
 import re
 import subprocess
-import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from tests.loopback import Reply, Seen, StandIn
+
 DOCS = "https://docs.github.com/rest"
 RESET_IN = 3600  # the quota window the stand-in reports, seconds from start
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One request as the server received it (header names lower-case)."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-    def param(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class Reply:
-    """What the stand-in answers; ``etag`` is added to GET answers automatically."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
-        body = json.dumps(data).encode()
-        return cls(
-            status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
-        )
 
 
 def error(status: int, message: str, docs: str = DOCS, **extra: Any) -> Reply:
@@ -179,8 +143,10 @@ def user_json(login: str, id: int, kind: str = "User") -> dict[str, Any]:
     }
 
 
-class GitHubStandIn:
+class GitHubStandIn(StandIn):
     """The server, its state and its request log. Use as a context manager."""
+
+    keep_alive = True
 
     def __init__(self, *, token: str = "ghs_standin_token") -> None:
         self.token = token
@@ -189,54 +155,14 @@ class GitHubStandIn:
         self.repos: dict[str, RepoState] = {}
         self.quota = Quota()
         self.faults: list[Fault] = []
-        self.requests: list[Seen] = []
-        self.statuses: list[int] = []  # the status answered to each request, in order
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self.lock = threading.RLock()
         self._ids = itertools.count(1000)
+        super().__init__()
         self._register_defaults()
-        stand_in = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _any(self) -> None:
-                stand_in._handle(self)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-
-    # ----- lifecycle -----------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def __enter__(self) -> Self:
-        import time
-
         self.quota.reset = int(time.time()) + RESET_IN
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        return super().__enter__()
 
     # ----- scripting -----------------------------------------------------------------
 
@@ -282,31 +208,9 @@ class GitHubStandIn:
     def new_id(self) -> int:
         return next(self._ids)
 
-    # ----- plumbing ------------------------------------------------------------------
+    # ----- answering -----------------------------------------------------------------
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        parts = urlsplit(handler.path)
-        seen = Seen(
-            handler.command,
-            parts.path,
-            parse_qs(parts.query, keep_blank_values=True),
-            {k.lower(): v for k, v in handler.headers.items()},
-            handler.rfile.read(length),
-        )
-        with self.lock:
-            self.requests.append(seen)
-            reply = self._answer(seen)
-            self.statuses.append(reply.status)
-        handler.send_response(reply.status)
-        for name, value in reply.headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(reply.body)))
-        handler.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            handler.wfile.write(reply.body)
-
-    def _answer(self, seen: Seen) -> Reply:
+    def answer(self, seen: Seen) -> Reply:
         identity = self._authenticate(seen)
         if identity is None:
             return self._with_quota(error(401, "Bad credentials"), count=False)

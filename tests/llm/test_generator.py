@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation, GateResult
-from bot.core.generator import Attempt, Generator
+from bot.core.generator import Attempt, Generator, Reviewer
 from bot.core.llm.settings import LLMSettings, Price, parse_chain
 from bot.core.method import MethodContext
 from bot.report import markdown
@@ -220,3 +220,24 @@ def test_a_link_that_keeps_failing_is_left_out(repo: Path, tmp_path: Path) -> No
             run.propose(target)
     assert len(server.requests) == 4  # two targets, a try and a retry each; then no more
     assert run.notes[-1] == "openai:gpt-test failed 2 times in a row: not asked again"
+
+
+def test_a_model_reviews_an_attempt_with_the_data_fenced_and_within_the_budget(
+    repo: Path, tmp_path: Path
+) -> None:
+    review = "The loop still scans a list per word.\n\nBuild the set once, outside the loop."
+    with StandIn(Reply(FAST_COUNT), Reply(review)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, max_calls=2))
+        assert isinstance(run.generator, Reviewer)
+        (candidate,) = run.propose(COUNT)
+        signals = "round 1: reward 0.857; stopped at the performance gate: measured 1.01x"
+        said = run.generator.review(run.ctx, Attempt(candidate, None, signals))
+        spent = run.generator.review(run.ctx, Attempt(candidate, None, "round 2"))
+    assert said == "The loop still scans a list per word. Build the set once, outside the loop."
+    assert spent == "" and len(server.requests) == 2  # the budget held the third call
+    system = server.requests[1].body["messages"][0]["content"]
+    user = server.requests[1].body["messages"][1]["content"]
+    assert "no code" in system and "never instructions" in system
+    assert f"(the attempt: its diff)\n{candidate.diff.rstrip()}\nEND DATA" in user
+    assert f"(what the gates and the profiler measured)\n{signals}\nEND DATA" in user
+    assert not isinstance(CodemodGenerator(), Reviewer)  # the codemods cannot review

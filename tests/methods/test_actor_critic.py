@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.core.candidate import Candidate
 from bot.core.evaluation import Evaluation, GateResult
 from bot.core.generator import Attempt
+from bot.core.method import MethodContext
 from methods import critic
 from tests.methods.support import (
     DEFAULT_TOP,
@@ -22,6 +24,21 @@ from tests.methods.support import (
     run_with,
     squares_project,
 )
+
+REVIEW = "The sort makes it quadratic; take the maximum in one pass."
+
+
+class ReviewingGenerator(ScriptedGenerator):
+    """A scripted actor that can also review, as a model chain does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reviewed: list[Attempt] = []
+
+    def review(self, ctx: MethodContext, attempt: Attempt) -> str:
+        self.reviewed.append(attempt)
+        return REVIEW if len(self.reviewed) == 1 else ""
+
 
 RENAMED_TOP = SLOW_TOP.replace("ranked", "kept")  # the same work: no proven speed-up
 GATES = ("syntax", "style", "security", "types", "unit", "integration", "performance")
@@ -64,7 +81,7 @@ def test_the_actor_revises_from_the_critique_and_the_reward_improves(
             return ("max-default", DEFAULT_TOP)
         return None
 
-    generator = ScriptedGenerator([("renamed", RENAMED_TOP)], revise=revise)
+    generator = ReviewingGenerator([("renamed", RENAMED_TOP)], revise=revise)
     result = run_with(request_for(repo, "actor-critic", actor_critic_rounds=2), generator)
 
     assert [a["count"] for a in generator.asked] == [1, 1]
@@ -74,6 +91,10 @@ def test_the_actor_revises_from_the_critique_and_the_reward_improves(
     assert "measured" in critiques[0] and "95% CI" in critiques[0]
     assert "hottest lines: line " in critiques[0]
     assert "line 9 `kept.sort()`" in critiques[0]  # the quadratic step is among the hottest
+    # a model critic (here a scripted one) reviewed the proven attempt; its words join in
+    (reviewed,) = generator.reviewed
+    assert reviewed.evaluation is first and reviewed.critique in critiques[0]
+    assert critiques[0].endswith("; a model's review: " + REVIEW)
     assert second.accepted and second.candidate.rule == "max-default"
     assert first.candidate.provenance["round"] == "1"
     assert second.candidate.provenance["round"] == "2"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import anthropic
 
-from bot.core.llm.completion import Completion, ModelUnavailable, redact
-from bot.core.llm.retry import (
-    RetryPolicy,
-    call_with_retries,
-    is_retryable_status,
-    retry_after_seconds,
+from bot.core.llm.completion import Completion
+from bot.core.llm.retry import RetryPolicy
+from bot.core.llm.sdk_call import SdkErrors
+
+ERRORS = SdkErrors(
+    anthropic.AnthropicError,
+    anthropic.APIStatusError,
+    anthropic.APIConnectionError,
+    anthropic.APITimeoutError,
 )
 
 
@@ -33,39 +36,15 @@ class AnthropicChat:
         )
 
     def complete(self, system: str, user: str, *, max_tokens: int) -> Completion:
-        try:
-            response = call_with_retries(
-                lambda: self._client.messages.create(
-                    model=self.model,
-                    max_tokens=max_tokens,
-                    system=system,
-                    messages=[{"role": "user", "content": user}],
-                ),
-                self._policy,
-                retryable=_retryable,
-                asked_wait=_asked_wait,
-            )
-        except anthropic.APITimeoutError:
-            raise ModelUnavailable("no answer before the timeout") from None
-        except anthropic.APIStatusError as exc:
-            raise ModelUnavailable(
-                f"HTTP {exc.status_code}: {redact(exc.message, self._secrets)}"
-            ) from None
-        except anthropic.APIConnectionError as exc:
-            raise ModelUnavailable(f"cannot connect: {redact(str(exc), self._secrets)}") from None
-        except anthropic.AnthropicError as exc:
-            raise ModelUnavailable(redact(str(exc), self._secrets)) from None
+        response = ERRORS.call(
+            lambda: self._client.messages.create(
+                model=self.model,
+                max_tokens=max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": user}],
+            ),
+            self._policy,
+            self._secrets,
+        )
         text = "".join(block.text for block in response.content if block.type == "text")
         return Completion(text, response.usage.input_tokens, response.usage.output_tokens)
-
-
-def _retryable(error: BaseException) -> bool:
-    if isinstance(error, anthropic.APIStatusError):
-        return is_retryable_status(error.status_code)
-    return isinstance(error, anthropic.APIConnectionError)  # APITimeoutError is one
-
-
-def _asked_wait(error: BaseException) -> float | None:
-    if isinstance(error, anthropic.APIStatusError):
-        return retry_after_seconds(error.response.headers)
-    return None

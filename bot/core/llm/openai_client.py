@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import openai
 
-from bot.core.llm.completion import Completion, ModelUnavailable, redact
-from bot.core.llm.retry import (
-    RetryPolicy,
-    call_with_retries,
-    is_retryable_status,
-    retry_after_seconds,
+from bot.core.llm.completion import Completion, ModelUnavailable
+from bot.core.llm.retry import RetryPolicy
+from bot.core.llm.sdk_call import SdkErrors
+
+ERRORS = SdkErrors(
+    openai.OpenAIError, openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError
 )
 
 
@@ -54,23 +54,7 @@ class OpenAIChat:
                 model=self.model, messages=messages, max_completion_tokens=max_tokens
             )
 
-        try:
-            response = call_with_retries(
-                ask,
-                self._policy,
-                retryable=_retryable,
-                asked_wait=_asked_wait,
-            )
-        except openai.APITimeoutError:
-            raise ModelUnavailable("no answer before the timeout") from None
-        except openai.APIStatusError as exc:
-            raise ModelUnavailable(
-                f"HTTP {exc.status_code}: {redact(exc.message, self._secrets)}"
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise ModelUnavailable(f"cannot connect: {redact(str(exc), self._secrets)}") from None
-        except openai.OpenAIError as exc:
-            raise ModelUnavailable(redact(str(exc), self._secrets)) from None
+        response = ERRORS.call(ask, self._policy, self._secrets)
         if not response.choices:
             raise ModelUnavailable("the reply has no choices")
         text = response.choices[0].message.content or ""
@@ -78,15 +62,3 @@ class OpenAIChat:
         if usage is None:  # some compatible servers omit it: estimate, so budgets still bind
             return Completion(text, (len(system) + len(user)) // 4, len(text) // 4)
         return Completion(text, usage.prompt_tokens, usage.completion_tokens)
-
-
-def _retryable(error: BaseException) -> bool:
-    if isinstance(error, openai.APIStatusError):
-        return is_retryable_status(error.status_code)
-    return isinstance(error, openai.APIConnectionError)  # APITimeoutError is one
-
-
-def _asked_wait(error: BaseException) -> float | None:
-    if isinstance(error, openai.APIStatusError):
-        return retry_after_seconds(error.response.headers)
-    return None
