@@ -85,7 +85,8 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
                 gate_count=len(GATES),
                 checkout=checkout,
             )
-            progress.stage("generating", f"{method.NAME} with the {generator.name} generator")
+            using = getattr(method, "GENERATOR", None) or f"the {generator.name} generator"
+            progress.stage("generating", f"{method.NAME} with {using}")
             for target in baseline.targets:
                 result.evaluations.extend(method.run(context, target))
             if isinstance(generator, LLMGenerator):

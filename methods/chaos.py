@@ -32,7 +32,7 @@ from methods import mutant_inputs, mutations, regression_tests
 from methods.regression_tests import Case
 
 NAME = "chaos"
-GENERATOR = "mutation-search"
+GENERATOR = "mutation-search"  # its own: survivors become tests; the run's generator is unused
 RULE = "regression-tests"
 BASE_RUNS = 3  # a new test must pass on the base every time: flaky tests never ship
 MUTANT_RUNS = 2  # ... and fail on its mutant every time
