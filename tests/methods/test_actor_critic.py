@@ -92,7 +92,8 @@ def test_the_actor_revises_from_the_critique_and_the_reward_improves(
     assert "hottest lines: line " in critiques[0]
     assert "line 9 `kept.sort()`" in critiques[0]  # the quadratic step is among the hottest
     # a model critic (here a scripted one) reviewed the proven attempt; its words join in
-    (reviewed,) = generator.reviewed
+    reviewed = generator.reviewed[0]
+    assert len(generator.reviewed) == 2  # every proven round is reviewed
     assert reviewed.evaluation is first and reviewed.critique in critiques[0]
     assert critiques[0].endswith("; a model's review: " + REVIEW)
     assert second.accepted and second.candidate.rule == "max-default"
