@@ -17,7 +17,7 @@ from pathlib import Path
 import git
 
 from bot.core import sandbox
-from bot.core.candidate import Candidate
+from bot.core.candidate import Candidate, Target
 from bot.core.harness import HARNESS_DIR
 from bot.core.method import MethodContext
 from bot.core.testrun import import_path_env
@@ -43,19 +43,38 @@ class HotLine:
 
 def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
     """The candidate's hottest lines on the captured calls; [] when they cannot be measured."""
-    capture = ctx.baseline.capture_file
-    if capture is None:
+    if ctx.baseline.capture_file is None:
         return []
-    with _checkout(ctx, candidate) as root, tempfile.TemporaryDirectory() as scratch:
+    with _checkout(ctx, candidate) as root:
         if root is None:
             return []
+        return _measure(ctx, root, candidate.target.key)[:SHOWN]
+
+
+def base_lines(ctx: MethodContext, target: Target) -> list[HotLine]:
+    """Every traced line of the base function on the captured calls, measured once a run.
+
+    What a model is shown: it reads them by hit count (deterministic), not by time, so the
+    prompt stays the same on a re-run and the prompt cache can serve it.
+    """
+    key = ("base-lines", target.key)
+    if key not in ctx.baseline.cache:
+        found = _measure(ctx, ctx.baseline.root, target.key) if ctx.baseline.capture_file else []
+        ctx.baseline.cache[key] = found
+    cached = ctx.baseline.cache[key]
+    return list(cached) if isinstance(cached, list) else []
+
+
+def _measure(ctx: MethodContext, root: Path, target_key: str) -> list[HotLine]:
+    """Trace ``target_key`` replaying the captured calls in the checkout at ``root``."""
+    with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "lines.json"
         settings = Path(scratch) / "settings.json"
         settings.write_text(
             json.dumps(
                 {
-                    "records": str(capture),
-                    "target": candidate.target.key,
+                    "records": str(ctx.baseline.capture_file),
+                    "target": target_key,
                     "out": str(out),
                     "budget_seconds": BUDGET_SECONDS,
                 }
@@ -79,7 +98,7 @@ def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
     total = sum(float(r["seconds"]) for r in rows) or 1.0
     return [
         HotLine(int(r["line"]), float(r["seconds"]) / total, int(r["hits"]), str(r["source"]))
-        for r in rows[:SHOWN]
+        for r in rows
     ]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from bot.core.candidate import Target
 from bot.core.generator import Attempt
 from bot.core.method import MethodContext
+from methods import line_profile
 
 SYSTEM = """\
 You make one Python function faster without changing what it does.
@@ -57,6 +58,7 @@ MAX_FUNCTION_LINES = 200
 MAX_DEFINITION_LINES = 60
 MAX_CONTEXT_CHARS = 12_000
 MAX_EXAMPLES = 5
+MAX_HOT_LINES = 5
 MAX_ATTEMPTS = 3
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
@@ -113,6 +115,9 @@ def build_prompt(ctx: MethodContext, target: Target, history: Sequence[Attempt] 
         parts.append(
             fence("functions that call it (seen by the profiler)", "\n".join(sorted(callers)))
         )
+    busiest = _busiest_lines(ctx, target)
+    if busiest:
+        parts.append(fence("its busiest lines on the recorded calls (line profiler)", busiest))
     examples = _examples(ctx, target)
     if examples:
         parts.append(fence("calls recorded while the test suite ran", examples))
@@ -172,6 +177,12 @@ def _profile_line(ctx: MethodContext, target: Target) -> str:
         f"it {calls}; {recorded} of those calls were recorded and will be replayed to check "
         "that the results stay identical and to measure the speed-up."
     )
+
+
+def _busiest_lines(ctx: MethodContext, target: Target) -> str:
+    """The base function's most-executed lines, by hits (times vary; hits do not)."""
+    lines = sorted(line_profile.base_lines(ctx, target), key=lambda h: (-h.hits, h.line))
+    return "\n".join(f"line {h.line}: {h.hits} hits: {h.source}" for h in lines[:MAX_HOT_LINES])
 
 
 def _segment(source: str, node: ast.stmt) -> str:
