@@ -35,9 +35,9 @@ from bot.merge import Choice, Proposal, choose, combine, regate, whole_accepted
 from bot.progress import Progress
 from bot.results import Delivered, RunResult
 
-# ``_evaluate`` is the orchestrator's one way to prove a candidate (own worktree, the
-# seven gates, worktree removed); the merged whole must take exactly that path.
-from bot.run import _evaluate
+# The orchestrator's one way to prove a candidate (own worktree, the seven gates, worktree
+# removed); the merged whole must take exactly that path.
+from bot.run import evaluate_in_worktree
 
 if TYPE_CHECKING:  # the client pulls in githubkit; a merge without GitHub never needs it
     from bot.github.client import PullRef
@@ -210,7 +210,9 @@ def _prove_whole(request: Request, outcome: MergeOutcome, progress: Progress) ->
             outcome.evaluations = regate(
                 kept,
                 diff,
-                lambda c: _evaluate(request, trees, baseline, c, next(counter), progress),
+                lambda c: evaluate_in_worktree(
+                    request, trees, baseline, c, next(counter), progress
+                ),
             )
     except BaseException:
         sandbox.kill_all()

@@ -64,7 +64,9 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
             counter = itertools.count(1)
 
             def evaluate(candidate: Candidate) -> Evaluation:
-                return _evaluate(request, trees, baseline, candidate, next(counter), progress)
+                return evaluate_in_worktree(
+                    request, trees, baseline, candidate, next(counter), progress
+                )
 
             def note(text: str) -> None:
                 progress.note(text)
@@ -113,7 +115,7 @@ def _scratch_checkout(trees: Worktrees, request: Request, name: str, diff: str) 
         trees.remove(root)
 
 
-def _evaluate(
+def evaluate_in_worktree(
     request: Request,
     trees: Worktrees,
     baseline: Baseline,

@@ -1,4 +1,4 @@
-"""The bot's side of ``bot/core/harness/replay.py``: one replay subprocess per worktree.
+"""The bot's side of ``bot/core/harness/selfimprove_replay.py``: one replay subprocess per worktree.
 
 Captured calls are pickles made by target code, so only the replay subprocess ever
 unpickles them; this client sends JSON commands and reads JSON verdicts, each answer
@@ -24,7 +24,7 @@ from bot.core import sandbox
 from bot.core.harness import HARNESS_DIR
 from bot.core.testrun import import_path_env
 
-SCRIPT = HARNESS_DIR / "replay.py"
+SCRIPT = HARNESS_DIR / "selfimprove_replay.py"
 NATIVE, OTHER = "native", "other"  # a process's own import of the project, and its second copy
 _TAIL_LINES = 15
 
@@ -34,7 +34,7 @@ class ReplayError(Exception):
 
 
 class ReplayProcess:
-    """A running ``replay.py`` in ``project``, spoken to one JSON line at a time."""
+    """A running ``selfimprove_replay.py`` in ``project``, spoken to one JSON line at a time."""
 
     def __init__(
         self,
@@ -110,7 +110,7 @@ class ReplayProcess:
     def check(
         self, keys: Sequence[str], rel_tol: float, abs_tol: float, world: str = NATIVE
     ) -> dict[str, Any]:
-        """Per-target verdicts on every captured call (see ``replay.py``), in ``world``."""
+        """Per-target verdicts on every captured call (see ``selfimprove_replay.py``), in ``world``."""
         command = {
             "cmd": "check",
             "targets": list(keys),

@@ -302,7 +302,9 @@ def test_replay_that_crashes_hangs_or_cannot_load_fails_with_the_reason(
 
 def _load_replay() -> ModuleType:
     """The replay harness as a module, to test its equality rules on plain data."""
-    spec = importlib.util.spec_from_file_location("replay_harness", HARNESS_DIR / "replay.py")
+    spec = importlib.util.spec_from_file_location(
+        "replay_harness", HARNESS_DIR / "selfimprove_replay.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(HARNESS_DIR))  # as when run by path: its sibling module imports

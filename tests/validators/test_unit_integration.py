@@ -11,7 +11,7 @@ from bot.core.diffs import make_diff, new_file_diff
 from bot.core.request import Limits
 from bot.core.worktree import apply_diff
 from bot.progress import Progress
-from bot.run import _evaluate
+from bot.run import evaluate_in_worktree
 from tests.conftest import GateBench
 from validators import integration, unit
 from validators.context import GateContext
@@ -83,7 +83,9 @@ def test_hanging_test_is_killed_and_its_worktree_removed(
     diff = make_diff(repo_path, MODULE, hang)
     candidate = Candidate(TARGET, diff, (repo_path,), "test-driven", "test", "hang", "hangs")
     progress = Progress()
-    evaluation = _evaluate(request, bench.worktrees, bench.baseline, candidate, 7, progress)
+    evaluation = evaluate_in_worktree(
+        request, bench.worktrees, bench.baseline, candidate, 7, progress
+    )
     assert evaluation.stopped_by is not None
     assert evaluation.stopped_by.gate == "unit"
     assert "did not finish within 3s" in evaluation.stopped_by.reason

@@ -20,7 +20,6 @@ Settings: ``{"mode", "records", "out", "targets", "limit", "call_seconds",
 from __future__ import annotations
 
 import base64
-import importlib.util
 import inspect
 import json
 import math
@@ -32,14 +31,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import selfimprove_replay as _replay  # beside this script, which is run by path
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "selfimprove_replay", os.path.join(_HERE, "replay.py")
-)
-assert _spec is not None and _spec.loader is not None
-_replay: Any = importlib.util.module_from_spec(_spec)
-sys.modules["selfimprove_replay"] = _replay
-_spec.loader.exec_module(_replay)
 
 _LARGE_SIZE = 1000
 _MAX_PER_SLOT = 24

@@ -11,7 +11,6 @@ hottest first. Tracing slows everything down; the shares, not the seconds, are t
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import linecache
 import os
@@ -21,14 +20,9 @@ import time
 import types
 from typing import Any
 
+import selfimprove_replay as _replay  # beside this script, which is run by path
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "selfimprove_replay", os.path.join(_HERE, "replay.py")
-)
-assert _spec is not None and _spec.loader is not None
-_replay: Any = importlib.util.module_from_spec(_spec)
-sys.modules["selfimprove_replay"] = _replay
-_spec.loader.exec_module(_replay)
 
 
 class LineClock:

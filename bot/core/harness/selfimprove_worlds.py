@@ -1,8 +1,9 @@
 """Two copies of the project in one replay process, so base and candidate are timed together.
 
-Imported by ``replay.py`` (same folder) inside the *target's* interpreter; standard library
-only. The same code in two processes can run 10-25 % apart for good (memory layout, the
-core it lands on); in one process that offset is shared by both sides and cancels.
+Imported by ``selfimprove_replay.py`` (same folder) inside the *target's* interpreter;
+standard library only. The same code in two processes can run 10-25 % apart for good
+(memory layout, the core it lands on); in one process that offset is shared by both sides
+and cancels.
 """
 
 from __future__ import annotations

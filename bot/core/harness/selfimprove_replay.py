@@ -1,6 +1,7 @@
 """Replay captured calls in the *target's* interpreter: check equivalence and time them.
 
-Run as ``<interpreter> replay.py <capture.json>`` inside one worktree (base or candidate).
+Run as ``<interpreter> selfimprove_replay.py <capture.json>`` inside one worktree (base or
+candidate).
 Only this process unpickles captured data (a pickle made by target code may run code);
 the bot reads nothing but the JSON verdicts. Standard library only.
 
