@@ -211,10 +211,9 @@ def _fails_every_time(
     ctx: MethodContext, root: Path, target: Target, test_path: str, case: Case, timeout: float
 ) -> bool:
     """Write ``case`` alone into the mutant's checkout and run it :data:`MUTANT_RUNS` times."""
-    untyped = regression_tests.needs_untyped_import(target)
     test_file = ctx.request.project_path(root) / test_path
     test_file.parent.mkdir(parents=True, exist_ok=True)
-    test_file.write_text(regression_tests.render_file(target, [case], untyped_import=untyped))
+    test_file.write_text(regression_tests.render_file(target, [case]))
     outcomes = _repeat(ctx, root, test_path, [case.name], MUTANT_RUNS, timeout)[case.name]
     return "passed" not in outcomes
 
@@ -251,8 +250,7 @@ def _passing_on_base(
 
 
 def _test_text(ctx: MethodContext, target: Target, test_path: str, cases: Sequence[Case]) -> str:
-    untyped = regression_tests.needs_untyped_import(target)
-    text = regression_tests.render_file(target, cases, untyped_import=untyped)
+    text = regression_tests.render_file(target, cases)
     project = ctx.request.project_path(ctx.baseline.root)
     return regression_tests.tidy(ctx.request, project, test_path, text)
 

@@ -92,8 +92,8 @@ def render_case(function: str, case: Case) -> str:
     return "\n".join(lines + [f"    {line}" for line in body]) + "\n"
 
 
-def render_file(target: Target, cases: Sequence[Case], *, untyped_import: bool) -> str:
-    """The whole test file; ``untyped_import`` when mypy cannot find the target module."""
+def render_file(target: Target, cases: Sequence[Case]) -> str:
+    """The whole test file: a docstring, the imports, one test per case."""
     function = target.qualname
     header = [
         f'"""Regression tests written by selfimprove\'s chaos method for {target.key}.',
@@ -102,8 +102,6 @@ def render_file(target: Target, cases: Sequence[Case], *, untyped_import: bool) 
         "to the function, one the rest of the suite did not notice, behaves differently.",
         '"""',
     ]
-    if untyped_import:  # the test runner's import path is not mypy's
-        header += ["", '# mypy: disable-error-code="import-not-found"']
     header.append("")
     if any(c.pinned.base.kind == "raise" for c in cases):
         header += ["import pytest", ""]
@@ -139,14 +137,6 @@ def new_test_path(request: Request, baseline: Baseline, target: Target) -> str:
         number += 1
         name = f"{stem}_{number}.py"
     return name if folder == "." else f"{folder}/{name}"
-
-
-def needs_untyped_import(target: Target) -> bool:
-    """True when the module is not importable from the project folder itself (``src/``)."""
-    parts = target.module.split(".")
-    as_file = "/".join(parts) + ".py"
-    as_package = "/".join(parts) + "/__init__.py"
-    return target.file not in (as_file, as_package)
 
 
 def tidy(request: Request, project: Path, relative: str, text: str) -> str:

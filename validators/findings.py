@@ -12,7 +12,7 @@ import posixpath
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,17 @@ class ToolFailure(Exception):
 
 
 def run_tool(
-    ctx: GateContext, tool: str, args: Sequence[str], cwd: Path, ok: tuple[int, ...] = (0, 1)
+    ctx: GateContext,
+    tool: str,
+    args: Sequence[str],
+    cwd: Path,
+    ok: tuple[int, ...] = (0, 1),
+    env: Mapping[str, str] | None = None,
 ) -> sandbox.Completed:
     """Run ``python -m tool args`` in the sandbox; raise :class:`ToolFailure` unless it ended ok."""
     timeout = ctx.request.limits.tool_timeout
     argv = [sys.executable, "-m", tool, *args]
-    done = sandbox.run(argv, cwd, timeout=timeout, kind=tool)
+    done = sandbox.run(argv, cwd, timeout=timeout, kind=tool, env=env)
     if done.timed_out:
         raise ToolFailure(f"{tool} timed out after {timeout:g} s")
     if done.returncode not in ok:

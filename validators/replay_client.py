@@ -110,7 +110,7 @@ class ReplayProcess:
     def check(
         self, keys: Sequence[str], rel_tol: float, abs_tol: float, world: str = NATIVE
     ) -> dict[str, Any]:
-        """Per-target verdicts on every captured call (see ``selfimprove_replay.py``), in ``world``."""
+        """Per-target verdicts on every captured call, in ``world`` (see the replay harness)."""
         command = {
             "cmd": "check",
             "targets": list(keys),

@@ -6,6 +6,7 @@ breaks its callers elsewhere. Base and candidate get the same argv and share a w
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,6 +81,13 @@ def _base_mypy(ctx: GateContext, paths: Sequence[str]) -> list[Finding]:
     return mypy(ctx, ctx.base_project, present) if present else []
 
 
+def _search_path(ctx: GateContext, project: Path) -> dict[str, str]:
+    """``MYPYPATH``: the import roots the test run used (``src/``, ...), so mypy resolves
+    the project's modules, from tests too, as the tests import them."""
+    roots = [str(project / r) for r in ctx.baseline.import_roots if r != "."]
+    return {"MYPYPATH": os.pathsep.join(roots)} if roots else {}
+
+
 def mypy(ctx: GateContext, project: Path, paths: Sequence[str]) -> list[Finding]:
     """mypy's errors (not notes) over ``paths``; a missing path is mypy's usage error."""
     cache_dir = ctx.baseline.work_dir / "mypy-cache"
@@ -96,7 +104,7 @@ def mypy(ctx: GateContext, project: Path, paths: Sequence[str]) -> list[Finding]
         "--",
         *paths,
     ]
-    done = run_tool(ctx, "mypy", args, project)
+    done = run_tool(ctx, "mypy", args, project, env=_search_path(ctx, project))
     errors: list[Finding] = []
     for line in done.stdout.splitlines():
         match = _MESSAGE.match(line.rstrip())

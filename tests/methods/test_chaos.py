@@ -25,7 +25,6 @@ from methods import mutations
 from methods.mutant_inputs import Observed, Outcome, disagreement, observe
 from methods.regression_tests import (
     Case,
-    needs_untyped_import,
     new_test_path,
     render_file,
     tidy,
@@ -230,7 +229,7 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         pinned = disagreement(base, observe(bench.request, bench.baseline, mutant_root, target))
         assert pinned is not None, description
         case = Case("test_pinned", (mutant.label,), pinned)
-        text = render_file(target, [case], untyped_import=False)
+        text = render_file(target, [case])
         assert line in text, text
         base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
         for root in (base_root, mutant_root):
@@ -255,8 +254,6 @@ def test_new_test_file_goes_where_the_tests_live_and_never_over_an_existing_file
     target = Target(file="src/shop.py", module="shop", qualname="discount")
     assert where_tests_live(request, baseline) == "checks"
     assert new_test_path(request, baseline, target) == "checks/test_selfimprove_shop_discount_2.py"
-    assert needs_untyped_import(target)  # src/ layout: mypy cannot find `shop` by itself
-    assert not needs_untyped_import(Target(file="shop.py", module="shop", qualname="discount"))
 
 
 def test_tidy_applies_the_projects_own_ruff_settings(make_repo: Callable[..., Path]) -> None:

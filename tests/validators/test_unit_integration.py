@@ -13,7 +13,7 @@ from bot.core.worktree import apply_diff
 from bot.progress import Progress
 from bot.run import evaluate_in_worktree
 from tests.conftest import GateBench
-from validators import integration, unit
+from validators import integration, types, unit
 from validators.context import GateContext
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\n"
@@ -123,24 +123,40 @@ def test_integration_command_failure(gate_bench: Callable[..., GateBench]) -> No
     assert "exited 1" in bad.reason and "clamp" in bad.reason
 
 
+def _adding_test(bench: GateBench, test: str, name: str) -> GateContext:
+    """A candidate that adds ``tests/test_added.py`` (importing the src-layout package)."""
+    path = bench.request.repo_relative("tests/test_added.py")
+    text = f"from pkg.mod import clamp\n\n\ndef test_added() -> None:\n{test}"
+    diff = new_file_diff(path, text)
+    candidate = Candidate(TARGET, diff, (path,), "chaos", "test", "test", "test")
+    root = bench.worktrees.add(name, bench.request.base_commit)
+    apply_diff(root, diff)
+    return GateContext(bench.request, candidate, bench.baseline, root)
+
+
 def test_unit_refuses_a_candidate_whose_own_new_test_fails(
     gate_bench: Callable[..., GateBench],
 ) -> None:
     """A test the candidate adds is held to the same bar: red never ships."""
     bench = gate_bench(FILES, project="proj", suite=True)
-
-    def adding(test: str, name: str) -> GateContext:
-        path = bench.request.repo_relative("tests/test_added.py")
-        diff = new_file_diff(path, f"from pkg.mod import clamp\n\n\ndef test_added():\n{test}")
-        candidate = Candidate(TARGET, diff, (path,), "chaos", "test", "test", "test")
-        root = bench.worktrees.add(name, bench.request.base_commit)
-        apply_diff(root, diff)
-        return GateContext(bench.request, candidate, bench.baseline, root)
-
-    red = unit.check(adding("    assert clamp(11, 0, 10) == 11\n", "red"))
+    red = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 11\n", "red"))
     assert not red.passed
     assert red.reason.startswith(
         "tests/test_added.py::test_added (a test the candidate adds) fails on the candidate"
     )
-    green = unit.check(adding("    assert clamp(11, 0, 10) == 10\n", "green"))
+    green = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 10\n", "green"))
     assert green.passed and "and the 1 it adds" in green.reason
+
+
+def test_types_resolves_the_projects_modules_the_way_its_tests_import_them(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """A new test importing ``pkg`` from ``src/``: mypy gets the test run's import roots."""
+    bench = gate_bench(FILES, project="proj", suite=True)
+    assert "src" in bench.baseline.import_roots
+    ctx = _adding_test(bench, "    assert clamp(11, 0, 10) == 10\n", "typed")
+    verdict = types.check(ctx)
+    assert verdict.passed, verdict.reason
+    blind = dataclasses.replace(ctx, baseline=dataclasses.replace(bench.baseline, import_roots=()))
+    refused = types.check(blind)  # the control: without the roots mypy cannot find `pkg`
+    assert not refused.passed and "import-not-found" in refused.reason
