@@ -17,7 +17,7 @@ import pytest
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff
+from bot.core.diffs import make_diff, new_file_diff
 from bot.core.request import Request
 from bot.core.testrun import run_suite
 from bot.core.worktree import Worktrees, apply_diff
@@ -144,14 +144,16 @@ class GateBench:
         target: Target | None = None,
         rule: str = "test",
     ) -> GateContext:
-        """Check out a candidate that rewrites ``changes`` (project-relative path -> text)."""
+        """Check out a candidate that rewrites or adds ``changes`` (project-relative -> text)."""
         diff = ""
         files = []
         for rel, new in changes.items():
             repo_path = self.request.repo_relative(rel)
             old_path = self.baseline.root / repo_path
-            old = old_path.read_text() if old_path.exists() else ""
-            diff += make_diff(repo_path, old, new)
+            if old_path.exists():
+                diff += make_diff(repo_path, old_path.read_text(), new)
+            else:
+                diff += new_file_diff(repo_path, new)
             files.append(repo_path)
         target = target or Target(file=next(iter(changes)), module="m", qualname="f")
         candidate = Candidate(target, diff, tuple(files), "test-driven", "test", rule, "test")

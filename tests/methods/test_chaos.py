@@ -18,9 +18,8 @@ from typing import Any
 import git
 
 from bot.core.baseline import Baseline
-from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff, new_file_diff, reverse_diff
-from bot.core.worktree import apply_diff
+from bot.core.candidate import Target
+from bot.core.diffs import new_file_diff, reverse_diff
 from methods import mutations
 from methods.mutant_inputs import Observed, Outcome, disagreement, observe
 from methods.regression_tests import (
@@ -32,7 +31,6 @@ from methods.regression_tests import (
 )
 from tests.conftest import GateBench, make_request, run_cli
 from validators import performance
-from validators.context import GateContext
 
 SHOP = '''\
 """A tiny shop."""
@@ -144,20 +142,7 @@ def test_a_suite_that_cannot_see_the_sentinel_stops_the_method(
     assert "mutation score" not in notes
 
 
-def _checked_out(bench: GateBench, files: dict[str, str], name: str) -> GateContext:
-    """A candidate adding or rewriting ``files``, checked out in its own worktree."""
-    base = bench.baseline.root
-    diff = "".join(
-        make_diff(path, (base / path).read_text(), text)
-        if (base / path).exists()
-        else new_file_diff(path, text)
-        for path, text in files.items()
-    )
-    target = Target(file="shop.py", module="shop", qualname="discount")
-    candidate = Candidate(target, diff, tuple(files), "chaos", "test", "test", "test")
-    root = bench.worktrees.add(name, bench.request.base_commit)
-    apply_diff(root, diff)
-    return GateContext(bench.request, candidate, bench.baseline, root)
+DISCOUNT = Target(file="shop.py", module="shop", qualname="discount")
 
 
 def test_performance_gate_does_not_apply_to_a_tests_only_change(
@@ -165,10 +150,10 @@ def test_performance_gate_does_not_apply_to_a_tests_only_change(
 ) -> None:
     bench = gate_bench({"shop.py": SHOP, "tests/test_shop.py": LOOSE_TESTS})
     new_test = {"tests/test_more.py": "def test_x():\n    pass\n"}
-    verdict = performance.check(_checked_out(bench, new_test, "tests-only"))
+    verdict = performance.check(bench.context(new_test, target=DISCOUNT))
     assert verdict.passed and "no target code changed" in verdict.reason
     assert verdict.details["applicable"] is False
-    with_code = _checked_out(bench, {**new_test, "shop.py": SHOP + "\n# note\n"}, "with-code")
+    with_code = bench.context({**new_test, "shop.py": SHOP + "\n# note\n"}, target=DISCOUNT)
     refused = performance.check(with_code)
     assert not refused.passed and "no captured calls" in refused.reason
 

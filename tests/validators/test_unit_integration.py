@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff, new_file_diff
+from bot.core.diffs import make_diff
 from bot.core.request import Limits
-from bot.core.worktree import apply_diff
 from bot.progress import Progress
 from bot.run import evaluate_in_worktree
 from tests.conftest import GateBench
@@ -123,15 +122,10 @@ def test_integration_command_failure(gate_bench: Callable[..., GateBench]) -> No
     assert "exited 1" in bad.reason and "clamp" in bad.reason
 
 
-def _adding_test(bench: GateBench, test: str, name: str) -> GateContext:
+def _adding_test(bench: GateBench, test: str) -> GateContext:
     """A candidate that adds ``tests/test_added.py`` (importing the src-layout package)."""
-    path = bench.request.repo_relative("tests/test_added.py")
     text = f"from pkg.mod import clamp\n\n\ndef test_added() -> None:\n{test}"
-    diff = new_file_diff(path, text)
-    candidate = Candidate(TARGET, diff, (path,), "chaos", "test", "test", "test")
-    root = bench.worktrees.add(name, bench.request.base_commit)
-    apply_diff(root, diff)
-    return GateContext(bench.request, candidate, bench.baseline, root)
+    return bench.context({"tests/test_added.py": text}, target=TARGET)
 
 
 def test_unit_refuses_a_candidate_whose_own_new_test_fails(
@@ -139,12 +133,12 @@ def test_unit_refuses_a_candidate_whose_own_new_test_fails(
 ) -> None:
     """A test the candidate adds is held to the same bar: red never ships."""
     bench = gate_bench(FILES, project="proj", suite=True)
-    red = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 11\n", "red"))
+    red = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 11\n"))
     assert not red.passed
     assert red.reason.startswith(
         "tests/test_added.py::test_added (a test the candidate adds) fails on the candidate"
     )
-    green = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 10\n", "green"))
+    green = unit.check(_adding_test(bench, "    assert clamp(11, 0, 10) == 10\n"))
     assert green.passed and "and the 1 it adds" in green.reason
 
 
@@ -154,7 +148,7 @@ def test_types_resolves_the_projects_modules_the_way_its_tests_import_them(
     """A new test importing ``pkg`` from ``src/``: mypy gets the test run's import roots."""
     bench = gate_bench(FILES, project="proj", suite=True)
     assert "src" in bench.baseline.import_roots
-    ctx = _adding_test(bench, "    assert clamp(11, 0, 10) == 10\n", "typed")
+    ctx = _adding_test(bench, "    assert clamp(11, 0, 10) == 10\n")
     verdict = types.check(ctx)
     assert verdict.passed, verdict.reason
     blind = dataclasses.replace(ctx, baseline=dataclasses.replace(bench.baseline, import_roots=()))
