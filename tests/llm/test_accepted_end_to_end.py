@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CLI, cli_env
+from tests.conftest import run_cli
 from tests.llm.project import FAST_COUNT, FILES
 from tests.llm.standin import Reply, StandIn
 
@@ -22,27 +21,21 @@ KEY = "sk-e2e-secret-key"
 
 
 def selfimprove(project: Path, home: Path, out: Path, base_url: str) -> dict[str, Any]:
-    env = cli_env(home) | {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": base_url}
-    env.pop("ANTHROPIC_API_KEY", None)
-    done = subprocess.run(
-        [
-            *CLI,
-            "run",
-            "--dry-run",
-            str(project),
-            "--json",
-            "--out",
-            str(out),
-            "--llm",
-            "openai:gpt-test,codemods",
-            "--target",
-            "src/pkg/hot.py:count_allowed",
-        ],
+    done = run_cli(
+        "run",
+        "--dry-run",
+        str(project),
+        "--json",
+        "--out",
+        str(out),
+        "--llm",
+        "openai:gpt-test,codemods",
+        "--target",
+        "src/pkg/hot.py:count_allowed",
         cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
+        home=home,
         timeout=600,
+        env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": base_url},
     )
     assert done.returncode == 0, done.stderr
     assert KEY not in done.stdout + done.stderr
