@@ -174,7 +174,7 @@ def _publish(request: Request, result: RunResult, progress: Progress) -> None:
 
 
 def _sign_keyless(request: Request, result: RunResult, progress: Progress) -> None:
-    """Add ``<id>.sigstore.json`` to each written change when asked; never in a dry run.
+    """Sign each written patch and its metadata keylessly when asked; never in a dry run.
 
     Fulcio and Rekor are remote, and Rekor's log is public, so a dry run only says why it
     did not sign. Any failure is one note; the bundle on disk is already complete.
