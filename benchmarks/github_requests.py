@@ -31,7 +31,7 @@ from bot.github.client import GitHubClient  # noqa: E402
 from bot.github.comments import handle_comment  # noqa: E402
 from bot.github.delivery import deliver_pull_request  # noqa: E402
 from bot.github.governor import Governor  # noqa: E402
-from bot.results import RunResult  # noqa: E402
+from bot.report.results import RunResult  # noqa: E402
 from tests.github.accepted import make_project, membership, run_result, summing  # noqa: E402
 from tests.github.rest_standin import GitHubStandIn, RecordedSleep  # noqa: E402
 

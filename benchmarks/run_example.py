@@ -33,7 +33,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.characterize import prepare  # noqa: E402
 from bot.config import Flags, build_request  # noqa: E402
 from bot.core import sandbox  # noqa: E402
 from bot.core.baseline import Baseline  # noqa: E402
@@ -41,8 +40,9 @@ from bot.core.candidate import Candidate, Target  # noqa: E402
 from bot.core.diffs import make_diff  # noqa: E402
 from bot.core.request import Request  # noqa: E402
 from bot.core.worktree import Worktrees, apply_diff  # noqa: E402
-from bot.progress import Progress  # noqa: E402
-from bot.run import run  # noqa: E402
+from bot.flow.characterize import prepare  # noqa: E402
+from bot.flow.progress import Progress  # noqa: E402
+from bot.flow.run import run  # noqa: E402
 from methods.codemods import rewrites_for  # noqa: E402
 from validators import performance  # noqa: E402
 from validators.cascade import GATE_NAMES  # noqa: E402

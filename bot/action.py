@@ -30,6 +30,8 @@ from rich.console import Console
 from bot.action_inputs import ActionInputs, build, credentials, read_inputs, with_command
 from bot.action_inputs import with_dispatch as with_dispatch_inputs
 from bot.core.errors import UserError
+from bot.flow.progress import Progress
+from bot.flow.run import run
 from bot.github import handoff
 from bot.github.client import GitHubClient, GitHubUnavailable, PullRef, RequestRefused
 from bot.github.comments import RunOrder, finish, handle_comment
@@ -41,10 +43,8 @@ from bot.github.workflow_commands import (
     stop_commands,
     write_outputs,
 )
-from bot.progress import Progress
-from bot.report import before_after, markdown
-from bot.results import RunResult, timing_json
-from bot.run import run
+from bot.report.render import before_after, markdown
+from bot.report.results import RunResult, timing_json
 
 EXIT_USER_ERROR = 2
 EXIT_FAIL_ON = 1

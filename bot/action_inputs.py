@@ -21,9 +21,9 @@ import git
 from bot.config import Flags, build_request, parse_target
 from bot.core.errors import UserError
 from bot.core.request import Request, TargetSpec
+from bot.flow.targets import functions_in, is_candidate_file
 from bot.github.commands import Command
-from bot.plan import shard_targets
-from bot.targets import functions_in, is_candidate_file
+from bot.shards.plan import shard_targets
 
 FAIL_ON = ("error", "no-change", "fallback")
 _TRUE = ("true", "yes", "1", "on")

@@ -13,19 +13,20 @@ from types import FrameType
 
 from rich.console import Console
 
-from bot import atomic, signing
-from bot.apply import apply_change, rollback_change
+from bot.bundle.apply import apply_change, rollback_change
+from bot.bundle.publish import Endpoints, pin_file, publish
+from bot.bundle.verify import allowed_signers_path, locate_change, require, verify_change
 from bot.config import METHODS, Flags, build_request, default_signing_key, home_dir, locate
+from bot.core import atomic
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
-from bot.ipfs_fetch import Source, write_fetched
-from bot.merge_bundles import merge_bundles
-from bot.plan import make_plan, shard_targets
-from bot.progress import Progress
-from bot.publish import Endpoints, pin_file, publish
-from bot.report import print_report
-from bot.run import run
-from bot.verify import allowed_signers_path, locate_change, require, verify_change
+from bot.flow.progress import Progress
+from bot.flow.run import run
+from bot.ipfs.fetch import Source, write_fetched
+from bot.report.render import print_report
+from bot.shards.merge import merge_bundles
+from bot.shards.plan import make_plan, shard_targets
+from bot.signing import ssh as signing
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130

@@ -4,7 +4,7 @@ Each is a real HTTP server in a thread on an ephemeral port: a Kubo RPC API node
 path gateway and an IPFS Pinning Service. They record every request, so tests can count
 retries and read what was sent. The Kubo stand-in parses the multipart upload itself and
 computes the CID of a one-chunk file on its own (sha2-256 of the bytes as a raw-leaf
-CIDv1), not with ``bot.cid``.
+CIDv1), not with ``bot.ipfs.cid``.
 """
 
 from __future__ import annotations

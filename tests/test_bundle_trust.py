@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.bundle import write_change
-from bot.cid import cid_of_bytes
+from bot.bundle.write import write_change
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.evaluation import Evaluation, GateResult
-from bot.results import Delivered
+from bot.ipfs.cid import cid_of_bytes
+from bot.report.results import Delivered
 from tests.conftest import make_request, run_cli
 
 OLD = "def f(x):\n    return x in [1, 2, 3, 4]\n"

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.characterize import prepare
 from bot.config import DEFAULT_EXCLUDE
 from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Limits, TargetSpec
 from bot.core.testrun import run_suite
 from bot.core.worktree import Worktrees
-from bot.progress import Progress
-from bot.targets import rank_profiled, resolve_specs
+from bot.flow.characterize import prepare
+from bot.flow.progress import Progress
+from bot.flow.targets import rank_profiled, resolve_specs
 from tests.conftest import make_request
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\n"

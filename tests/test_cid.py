@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cid import (
+from bot.ipfs.cid import (
     CHUNK_SIZE,
     binary_cid,
     chunks,

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.cid import cid_of_bytes
 from bot.core.errors import UserError
-from bot.ipfs import IpfsSettings, PinRecord
-from bot.ipfs_fetch import Source, fetch, write_fetched
-from bot.ipfs_kubo import ADD_PARAMS, node_addresses, pin_with_kubo
-from bot.ipfs_pin import pin_with_service, wait_for_pin
+from bot.ipfs.cid import cid_of_bytes
+from bot.ipfs.fetch import Source, fetch, write_fetched
+from bot.ipfs.http import IpfsSettings, PinRecord
+from bot.ipfs.kubo import ADD_PARAMS, node_addresses, pin_with_kubo
+from bot.ipfs.pinning import pin_with_service, wait_for_pin
 from tests.ipfs_servers import (
     Gateway,
     KuboNode,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.evaluation import Evaluation, GateResult
-from bot.merge import merge_same_files
+from bot.flow.merge_rule import merge_same_files
 from validators.cascade import GATES
 
 BASE = "".join(f"value_{i} = {i}\n" for i in range(1, 41))

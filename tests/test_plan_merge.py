@@ -17,14 +17,15 @@ from typing import Any
 import git
 import pytest
 
-from bot.bundle import write_change
+from bot.bundle.write import write_change
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
-from bot.merge import Proposal, choose, combine, overlap
-from bot.merge_bundles import find_changes, merge_bundles, same_base
-from bot.plan import (
+from bot.flow.merge_rule import Proposal, choose, combine, overlap
+from bot.flow.progress import Progress
+from bot.shards.merge import find_changes, merge_bundles, same_base
+from bot.shards.plan import (
     Estimate,
     Plan,
     Shard,
@@ -34,7 +35,6 @@ from bot.plan import (
     shard_targets,
     split,
 )
-from bot.progress import Progress
 from tests.conftest import CLI, cli_env, commit_files, make_request, run_cli
 from tests.github.rest_standin import GitHubStandIn
 

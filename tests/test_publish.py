@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.cid import cid_of_bytes
-from bot.ipfs import IpfsSettings
-from bot.progress import Progress
-from bot.publish import Endpoints, pin_file, publish, read_pins
-from bot.results import Delivered, RunResult
-from bot.run import _publish
-from bot.verify import locate_change
+from bot.bundle.publish import Endpoints, pin_file, publish, read_pins
+from bot.bundle.verify import locate_change
+from bot.flow.progress import Progress
+from bot.flow.run import _publish
+from bot.ipfs.cid import cid_of_bytes
+from bot.ipfs.http import IpfsSettings
+from bot.report.results import Delivered, RunResult
 from tests.conftest import make_request, run_cli
 from tests.ipfs_servers import Gateway, KuboNode, PinningService, closed_port_url
 from tests.test_bundle_trust import OLD, write_sample_change

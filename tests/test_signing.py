@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.core.errors import UserError
-from bot.signing import (
+from bot.signing.ssh import (
     BEGIN,
     END,
     NAMESPACE,

@@ -25,19 +25,19 @@ import pytest
 # Imported up front, so a signing thread spends its deadline on the wire, not on imports.
 import sigstore.sign  # noqa: F401
 
-from bot import signing
-from bot.bundle import write_change
+from bot.bundle.write import write_change
+from bot.bundle.verify import Check, locate_change, require, verify_change
 from bot.config import Flags, build_request
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.core.request import Request
-from bot.progress import Progress
-from bot.results import Delivered, RunResult
-from bot.run import _deliver
-from bot.sigstore_signing import sign_patches
-from bot.verify import Check, locate_change, require, verify_change
+from bot.flow.progress import Progress
+from bot.flow.run import _deliver
+from bot.report.results import Delivered, RunResult
+from bot.signing import ssh as signing
+from bot.signing.sigstore_sign import sign_patches
 from tests.conftest import commit_files, make_request, run_cli
 from tests.ipfs_servers import closed_port_url
 from tests.sigstore_instance import SigstoreInstance, SigstoreServices, Workflow

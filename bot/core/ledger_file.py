@@ -1,7 +1,7 @@
 """Reading the ledger: the JSON-lines audit trail of every candidate decision.
 
 It lives in the core so a method (``auto``) can learn from past outcomes without importing
-the orchestrator; ``bot.ledger`` writes it and re-exports :func:`read`.
+the orchestrator; ``bot.bundle.ledger`` writes it and re-exports :func:`read`.
 """
 
 from __future__ import annotations

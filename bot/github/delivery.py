@@ -36,7 +36,7 @@ from bot.github import pulls
 from bot.github.client import GitHubClient, GitHubUnavailable, PullRef, RequestRefused
 from bot.github.governor import Governor
 from bot.github.pulls import LeftOut
-from bot.results import Delivered, RunResult
+from bot.report.results import Delivered, RunResult
 
 PLANNED_REQUESTS = 5  # after the first read: list, create, create again, label, look-up
 DEFAULT_REMOTE = "origin"

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.request import Request
-from bot.report import before_after, duration
-from bot.results import Delivered, RunResult, changes_code, timing_json
+from bot.report.render import before_after, duration
+from bot.report.results import Delivered, RunResult, changes_code, timing_json
 
 BRANCH_PREFIX = "selfimprove/"
 LABEL = "selfimprove"

@@ -16,14 +16,14 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import MetadataWrapper
 
 from methods.codemods.base import TargetedCodemod, find_targets
-from methods.codemods.dict_comprehension import DictComprehension
-from methods.codemods.dict_keys_iteration import DictKeysIteration
-from methods.codemods.dict_values_iteration import DictValuesIteration
-from methods.codemods.hoist_attribute import HoistAttribute
-from methods.codemods.list_comprehension import ListComprehension
-from methods.codemods.membership_set import MembershipSet
-from methods.codemods.redundant_list_copy import RedundantListCopy
-from methods.codemods.string_join import StringJoin
+from methods.codemods.rules.dict_comprehension import DictComprehension
+from methods.codemods.rules.dict_keys_iteration import DictKeysIteration
+from methods.codemods.rules.dict_values_iteration import DictValuesIteration
+from methods.codemods.rules.hoist_attribute import HoistAttribute
+from methods.codemods.rules.list_comprehension import ListComprehension
+from methods.codemods.rules.membership_set import MembershipSet
+from methods.codemods.rules.redundant_list_copy import RedundantListCopy
+from methods.codemods.rules.string_join import StringJoin
 
 # The order is the order of the "combined" rewrite. Loop-header rules come before the
 # comprehension rules, which turn the loop into an expression they no longer match;

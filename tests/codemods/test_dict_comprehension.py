@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.dict_comprehension import DictComprehension
+from methods.codemods.rules.dict_comprehension import DictComprehension
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.dict_keys_iteration import DictKeysIteration
-from methods.codemods.dict_values_iteration import DictValuesIteration
+from methods.codemods.rules.dict_keys_iteration import DictKeysIteration
+from methods.codemods.rules.dict_values_iteration import DictValuesIteration
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 REFUSED = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.hoist_attribute import HoistAttribute
+from methods.codemods.rules.hoist_attribute import HoistAttribute
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.list_comprehension import ListComprehension
+from methods.codemods.rules.list_comprehension import ListComprehension
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.membership_set import MembershipSet
+from methods.codemods.rules.membership_set import MembershipSet
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

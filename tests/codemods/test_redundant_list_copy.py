@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.redundant_list_copy import RedundantListCopy
+from methods.codemods.rules.redundant_list_copy import RedundantListCopy
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from libcst.codemod import Codemod
 
-from methods.codemods.string_join import StringJoin
+from methods.codemods.rules.string_join import StringJoin
 from tests.codemods.support import RuleTest, assert_same_behaviour
 
 

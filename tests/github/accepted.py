@@ -2,7 +2,7 @@
 
 The changes are made here rather than by a whole run (profiling, seven gates): what is
 under test is delivery, and a run takes minutes. The diffs, patches, metadata, sha256
-and CIDs are the real ones ``bot.bundle.write_change`` writes.
+and CIDs are the real ones ``bot.bundle.write.write_change`` writes.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import git
 
-from bot import bundle
+from bot.bundle import write as bundle
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.evaluation import Evaluation, GateResult
 from bot.core.request import Request
-from bot.results import RunResult, TargetReport
+from bot.report.results import RunResult, TargetReport
 from tests.conftest import commit_files, make_request
 
 MODULE = "src/pkg/text.py"

@@ -31,7 +31,7 @@ from bot.github.workflow_commands import (
     escape_data,
     write_outputs,
 )
-from bot.results import Delivered, RunResult
+from bot.report.results import Delivered, RunResult
 from tests.conftest import make_request
 from tests.github.rest_standin import GitHubStandIn, RepoState
 

@@ -15,7 +15,7 @@ from bot.github import pulls
 from bot.github.client import GitHubClient, GitHubUnavailable
 from bot.github.delivery import _auth_env, deliver_pull_request, deliver_run
 from bot.github.governor import Governor
-from bot.report import markdown
+from bot.report.render import markdown
 from tests.github.accepted import (
     MODULE,
     Project,

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot import run
 from bot.config import Flags, build_request
 from bot.core.errors import UserError
-from bot.progress import Progress
-from bot.results import RunResult
+from bot.flow import run
+from bot.flow.progress import Progress
+from bot.report.results import RunResult
 from tests.conftest import run_cli
 from tests.github.accepted import Project, make_project, membership
 from tests.github.rest_standin import GitHubStandIn

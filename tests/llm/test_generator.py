@@ -13,8 +13,8 @@ from bot.core.evaluation import Evaluation, GateResult
 from bot.core.generator import Attempt, Generator, Reviewer
 from bot.core.llm.settings import LLMSettings, Price, parse_chain
 from bot.core.method import MethodContext
-from bot.report import markdown
-from bot.results import RunResult
+from bot.report.render import markdown
+from bot.report.results import RunResult
 from methods.codemod_generator import CodemodGenerator
 from methods.llm_generator import LLMGenerator, generator_for
 from tests.conftest import make_request
@@ -31,7 +31,7 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Run:
-    """One generator built from a Request, as ``bot.run`` builds it, and what it said."""
+    """One generator built from a Request, as ``bot.flow.run`` builds it, and what it said."""
 
     def __init__(self, repo: Path, home: Path, settings: LLMSettings) -> None:
         self.notes: list[str] = []

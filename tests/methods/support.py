@@ -19,9 +19,9 @@ from bot.core.diffs import make_diff
 from bot.core.generator import Attempt
 from bot.core.method import MethodContext
 from bot.core.request import Request, TargetSpec, Thresholds
-from bot.progress import Progress
-from bot.results import RunResult
-from bot.run import run
+from bot.flow.progress import Progress
+from bot.flow.run import run
+from bot.report.results import RunResult
 from tests.conftest import make_request, run_cli
 
 MODULE = "src/pkg/stats.py"

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import ledger
+from bot.bundle import ledger
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation, GateResult
 from methods import auto

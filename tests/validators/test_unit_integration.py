@@ -9,8 +9,8 @@ from pathlib import Path
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.request import Limits
-from bot.progress import Progress
-from bot.run import evaluate_in_worktree
+from bot.flow.progress import Progress
+from bot.flow.run import evaluate_in_worktree
 from tests.conftest import GateBench
 from validators import integration, types, unit
 from validators.context import GateContext

@@ -1,7 +1,7 @@
 """The IPFS Pinning Service API: ask a service to pin a CID, then watch the request settle.
 
 The API pins by CID only: the service fetches the bytes from the network, so ``origins``
-should name a node that has them (``bot.ipfs_kubo.node_addresses``). An accepted request
+should name a node that has them (``bot.ipfs.kubo.node_addresses``). An accepted request
 is polled until ``pinned`` or ``failed`` or the deadline; a service still at ``queued``
 is reported as ``queued``, never as success. The token travels only in the Authorization
 header and is struck from anything an endpoint echoes back.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import quote
 
-from bot.cid import is_cid
 from bot.core.errors import UserError
-from bot.ipfs import (
+from bot.ipfs.cid import is_cid
+from bot.ipfs.http import (
     DEFAULT_SETTINGS,
     Answer,
     IpfsSettings,

@@ -1,6 +1,6 @@
 """Fetch a file by its CID from a gateway or a Kubo node, and keep it only if it is that file.
 
-A gateway or node is a stranger: the bytes are checked against the CID (``bot.cid``)
+A gateway or node is a stranger: the bytes are checked against the CID (``bot.ipfs.cid``)
 before they are returned or written, and at most ``settings.max_bytes`` are read, so a
 hostile source can neither slip in other bytes nor exhaust memory. The check recomputes
 the CID with the import parameters selfimprove pins with, so it recognises what
@@ -15,10 +15,10 @@ from typing import Literal
 
 import httpx
 
-from bot import atomic
-from bot.cid import cid_of_bytes, is_cid
+from bot.core import atomic
 from bot.core.errors import UserError
-from bot.ipfs import (
+from bot.ipfs.cid import cid_of_bytes, is_cid
+from bot.ipfs.http import (
     DEFAULT_SETTINGS,
     IpfsSettings,
     Unreachable,

@@ -1,7 +1,7 @@
 """Kubo's RPC API: add and pin a patch, and name the node's addresses.
 
 The node is never trusted: the CID it answers for the upload must equal the CID computed
-here (``bot.cid``), or the pin is reported as failed with both CIDs named. A node that
+here (``bot.ipfs.cid``), or the pin is reported as failed with both CIDs named. A node that
 cannot be reached gives a ``pending`` record; the bundle is on disk already.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from bot.cid import cid_of_bytes
 from bot.core.errors import UserError
-from bot.ipfs import (
+from bot.ipfs.cid import cid_of_bytes
+from bot.ipfs.http import (
     DEFAULT_SETTINGS,
     IpfsSettings,
     PinRecord,

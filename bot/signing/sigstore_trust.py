@@ -3,7 +3,7 @@
 A change ``<id>`` gets its sigstore bundle as ``<id>.sigstore.json`` beside
 ``<id>.patch``. The bundle covers the patch bytes only (the hashedrekord of their
 sha256), so it stands on its own: it is made after the metadata is written and signed,
-and the metadata does not name it (see :mod:`bot.sigstore_signing`).
+and the metadata does not name it (see :mod:`bot.signing.sigstore_sign`).
 
 Trust comes from sigstore's production instance (the trusted root that ships with the
 ``sigstore`` package, refreshed into its TUF cache when signing online), unless

@@ -17,11 +17,11 @@ from typing import Any
 
 import git
 
-from bot import signing
-from bot.cid import cid_of_bytes
 from bot.core.errors import UserError
-from bot.sigstore_trust import bundle_path
-from bot.sigstore_verify import check_sigstore_bundle, expected_repository
+from bot.ipfs.cid import cid_of_bytes
+from bot.signing import ssh as signing
+from bot.signing.sigstore_trust import bundle_path
+from bot.signing.sigstore_verify import check_sigstore_bundle, expected_repository
 
 NO_TRUST_FILE = (
     "no allowed_signers file to check it against: pass --allowed-signers, set "
@@ -168,7 +168,7 @@ def verify_change(
 
     The patch and the metadata each need a valid signature: SSH against ``trusted``, or
     (when there is no SSH signature to check) a sigstore bundle (see
-    :mod:`bot.sigstore_verify`). A sigstore bundle that is present is always checked;
+    :mod:`bot.signing.sigstore_verify`). A sigstore bundle that is present is always checked;
     its absence is reported but is not a failure.
     """
     repository = expected_repository(sigstore_repository)

@@ -10,10 +10,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.atomic import append_line
+from bot.core.atomic import append_line
 from bot.core.evaluation import Evaluation
 from bot.core.ledger_file import read
-from bot.results import evaluation_json, timing_json
+from bot.report.results import evaluation_json, timing_json
 
 __all__ = ["read", "record"]
 

@@ -14,13 +14,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import atomic
-from bot.cid import cid_of_bytes
+from bot.bundle.verify import Change
+from bot.core import atomic
 from bot.core.errors import UserError
-from bot.ipfs import DEFAULT_SETTINGS, IpfsSettings, PinRecord
-from bot.ipfs_kubo import node_addresses, pin_with_kubo
-from bot.ipfs_pin import pin_with_service, wait_for_pin
-from bot.verify import Change
+from bot.ipfs.cid import cid_of_bytes
+from bot.ipfs.http import DEFAULT_SETTINGS, IpfsSettings, PinRecord
+from bot.ipfs.kubo import node_addresses, pin_with_kubo
+from bot.ipfs.pinning import pin_with_service, wait_for_pin
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.characterize import profile_targets
 from bot.core import sandbox
 from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request
 from bot.core.worktree import Worktrees
-from bot.progress import Progress
+from bot.flow.characterize import profile_targets
+from bot.flow.progress import Progress
 from methods.codemods import rewrites_for
 from validators.perftiming import AB_PROCESSES
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import git
 
+from bot.bundle.verify import Change
 from bot.core.errors import UserError
-from bot.verify import Change
 
 
 def _repo(repo_root: Path) -> git.Repo:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.core.evaluation import Evaluation
-from bot.results import RunResult, timing_json
+from bot.report.results import RunResult, timing_json
 
 
 def duration(seconds: float) -> str:

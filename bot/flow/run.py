@@ -17,9 +17,11 @@ from types import ModuleType
 
 import git
 
-from bot import atomic, bundle, ledger
-from bot.characterize import prepare
-from bot.core import sandbox
+from bot.bundle import ledger
+from bot.bundle import write as bundle
+from bot.bundle.publish import Endpoints, publish
+from bot.bundle.verify import locate_change
+from bot.core import atomic, sandbox
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate
 from bot.core.errors import UserError
@@ -28,13 +30,12 @@ from bot.core.generator import Generator
 from bot.core.method import MethodContext
 from bot.core.request import Request
 from bot.core.worktree import Worktrees, apply_diff
-from bot.merge import merge_same_files
-from bot.progress import Progress
-from bot.publish import Endpoints, publish
-from bot.report import markdown
-from bot.results import RunResult
-from bot.sigstore_signing import sign_patches
-from bot.verify import locate_change
+from bot.flow.characterize import prepare
+from bot.flow.merge_rule import merge_same_files
+from bot.flow.progress import Progress
+from bot.report.render import markdown
+from bot.report.results import RunResult
+from bot.signing.sigstore_sign import sign_patches
 from methods import actor_critic, adversarial, auto, chaos, test_driven
 from methods.llm_generator import LLMGenerator, generator_for
 from validators.cascade import GATES, run_cascade
@@ -218,7 +219,7 @@ def _merge_shared_files(
     """The best change per target, with changes that share a file merged and proven again.
 
     Several targets (and methods) can change one file; shipped side by side, changes that
-    passed alone could still clash, so :func:`bot.merge.merge_same_files` proves the whole.
+    passed alone could still clash, so :func:`merge_same_files` proves the whole.
     """
     merged = merge_same_files(
         select(result.evaluations), evaluate, lambda path: (base_root / path).read_text()

@@ -24,7 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from bot.allowed_signers import (
+from bot.core.errors import UserError
+from bot.signing.allowed_signers import (
     SignatureError,
     UntrustedKey,
     fingerprint,
@@ -32,7 +33,6 @@ from bot.allowed_signers import (
     read_ssh_string,
     trusted_signer,
 )
-from bot.core.errors import UserError
 
 NAMESPACE = "selfimprove"
 HASH_ALGORITHM = "sha512"

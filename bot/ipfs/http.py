@@ -1,13 +1,13 @@
 """The one narrow client for IPFS endpoints: its HTTP plumbing and the record of a pin.
 
-A patch is on disk, with its CID computed locally (``bot.cid``), before any remote step,
+A patch is on disk, with its CID computed locally (``bot.ipfs.cid``), before any remote step,
 so a remote step can only add a pin, never lose work. Every network outcome becomes a
 :class:`PinRecord` (``pending`` when the endpoint cannot be reached), so pinning never
 ends a run with a traceback. One ``httpx.Client`` per call, explicit timeouts, bounded
 retries with backoff on connection errors, 5xx and 429, and a cap on every answer read.
 
-The endpoints: Kubo's RPC API in ``bot.ipfs_kubo``, the IPFS Pinning Service API in
-``bot.ipfs_pin``, fetching by CID (gateway or Kubo) in ``bot.ipfs_fetch``.
+The endpoints: Kubo's RPC API in ``bot.ipfs.kubo``, the IPFS Pinning Service API in
+``bot.ipfs.pinning``, fetching by CID (gateway or Kubo) in ``bot.ipfs.fetch``.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from bot import atomic
-from bot.sigstore_trust import bundle_path, trust_config
+from bot.core import atomic
+from bot.signing.sigstore_trust import bundle_path, trust_config
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 180.0

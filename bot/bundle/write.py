@@ -22,12 +22,13 @@ from pathlib import Path
 
 from unidiff.patch import PatchSet
 
-from bot import atomic, signing
-from bot.cid import cid_of_bytes
+from bot.core import atomic
 from bot.core.diffs import reverse_diff
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
-from bot.results import Delivered, changes_code, evaluation_json, timing_json
+from bot.ipfs.cid import cid_of_bytes
+from bot.report.results import Delivered, changes_code, evaluation_json, timing_json
+from bot.signing import ssh as signing
 
 AUTHOR = "selfimprove <selfimprove@users.noreply.github.com>"
 VERSION = "0.1.0"

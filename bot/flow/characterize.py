@@ -16,9 +16,9 @@ from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request
 from bot.core.testrun import SuiteRun, run_suite
-from bot.progress import Progress
-from bot.results import TargetReport
-from bot.targets import rank_profiled, resolve_specs
+from bot.flow.progress import Progress
+from bot.flow.targets import rank_profiled, resolve_specs
+from bot.report.results import TargetReport
 
 
 def check_green(request: Request, run: SuiteRun) -> None:

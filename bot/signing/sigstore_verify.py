@@ -7,7 +7,7 @@ sigstore's own ``Verifier`` does the rest against the trusted root: the certific
 chain at the log's integration time, its SCT, the Merkle inclusion proof and signed
 checkpoint, the inclusion promise, and the signature over the patch bytes.
 
-The outcomes, each one :class:`~bot.verify.Check`-shaped ``(ok, detail)``:
+The outcomes, each one :class:`~bot.bundle.verify.Check`-shaped ``(ok, detail)``:
 
 - no bundle: passes with an informational sentence, because the SSH signatures stay
   the default trust path and sigstore signing is opt-in;
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.x509 import ExtensionNotFound, SubjectAlternativeName, UniformResourceIdentifier
 
-from bot.sigstore_trust import GITHUB_ACTIONS_ISSUER, bundle_path, trust_config
+from bot.signing.sigstore_trust import GITHUB_ACTIONS_ISSUER, bundle_path, trust_config
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle

@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from bot.core.candidate import Candidate
 from bot.core.evaluation import GateResult
-from bot.report import duration
+from bot.report.render import duration
 
 
 class Progress:

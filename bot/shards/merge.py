@@ -1,7 +1,7 @@
 """``selfimprove merge``: the final job of a fan-out, many shards' bundles into one change.
 
 The bundles must come from one base commit. Their changes go through the merge rule
-(:mod:`bot.merge`); the combination is proven again as a whole against the repository,
+(:mod:`bot.flow.merge_rule`); the combination is proven again as a whole against the repository,
 on a fresh baseline that profiles the suite and records calls to the union of the
 constituents' targets. When the whole passes, one merged change is written (patch,
 reverse patch, metadata, signed like any bundle); when it fails where the parts passed,
@@ -22,22 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 import git
 
-from bot import atomic, bundle, ledger
-from bot.characterize import prepare
+from bot.bundle import ledger
+from bot.bundle import write as bundle
 from bot.config import Flags, build_request, locate
-from bot.core import sandbox
+from bot.core import atomic, sandbox
 from bot.core.candidate import Candidate, Target
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
 from bot.core.worktree import Worktrees
-from bot.merge import Choice, Proposal, choose, combine, regate, whole_accepted
-from bot.progress import Progress
-from bot.results import Delivered, RunResult
+from bot.flow.characterize import prepare
+from bot.flow.merge_rule import Choice, Proposal, choose, combine, regate, whole_accepted
+from bot.flow.progress import Progress
 
 # The orchestrator's one way to prove a candidate (own worktree, the seven gates, worktree
 # removed); the merged whole must take exactly that path.
-from bot.run import evaluate_in_worktree
+from bot.flow.run import evaluate_in_worktree
+from bot.report.results import Delivered, RunResult
 
 if TYPE_CHECKING:  # the client pulls in githubkit; a merge without GitHub never needs it
     from bot.github.client import PullRef
@@ -110,7 +111,7 @@ def _read_change(metadata: Path) -> Bundled:
 
 
 def _diff_of(patch: str) -> str:
-    """The diff inside a ``git format-patch`` style message written by :mod:`bot.bundle`."""
+    """The diff inside a ``git format-patch`` style message written by :mod:`bot.bundle.write`."""
     start = patch.find("diff --git ")
     end = patch.rfind("\n-- \n")
     if start < 0 or end < start:

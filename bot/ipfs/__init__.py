@@ -1,0 +1,1 @@
+"""IPFS: the local CID, Kubo RPC, the Pinning Service API, fetching by CID."""

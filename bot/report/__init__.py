@@ -1,0 +1,1 @@
+"""What a run found (results) and how it is shown (terminal, markdown)."""

@@ -1,0 +1,1 @@
+"""Scale-out: a plan of shards, and the merge of the shards' bundles."""

@@ -1,0 +1,1 @@
+"""Signatures: SSH (SSHSIG) with allowed_signers, and sigstore keyless."""

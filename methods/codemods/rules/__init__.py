@@ -1,0 +1,1 @@
+"""One libcst rule per module; the helpers they share sit one folder up."""
