@@ -33,7 +33,7 @@ from bot.core.errors import UserError
 from bot.flow.progress import Progress
 from bot.flow.run import run
 from bot.github import handoff
-from bot.github.client import GitHubClient, GitHubUnavailable, PullRef, RequestRefused
+from bot.github.client import GitHubClient, GitHubUnavailable, RequestRefused
 from bot.github.comments import RunOrder, finish, handle_comment
 from bot.github.workflow_commands import (
     Annotation,
@@ -44,7 +44,7 @@ from bot.github.workflow_commands import (
     write_outputs,
 )
 from bot.report.render import before_after, markdown
-from bot.report.results import RunResult, timing_json
+from bot.report.results import PullRef, RunResult, timing_json
 
 EXIT_USER_ERROR = 2
 EXIT_FAIL_ON = 1

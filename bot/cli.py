@@ -16,7 +16,7 @@ from rich.console import Console
 from bot.bundle.apply import apply_change, rollback_change
 from bot.bundle.publish import Endpoints, pin_file, publish
 from bot.bundle.verify import allowed_signers_path, locate_change, require, verify_change
-from bot.config import METHODS, Flags, build_request, default_signing_key, home_dir, locate
+from bot.config import Flags, build_request, default_signing_key, home_dir, locate
 from bot.core import atomic
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
@@ -27,6 +27,7 @@ from bot.report.render import print_report
 from bot.shards.merge import merge_bundles
 from bot.shards.plan import make_plan, shard_targets
 from bot.signing import ssh as signing
+from methods.registry import NAMES as METHOD_NAMES
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE[:FUNC]",
         help="improve this file or function (project-relative) instead of the profiled hot spots",
     )
-    run_cmd.add_argument("--method", choices=METHODS, help="how candidates are made")
+    run_cmd.add_argument("--method", choices=METHOD_NAMES, help="how candidates are made")
     run_cmd.add_argument(
         "--json", action="store_true", help="print the result as one JSON document"
     )

@@ -24,6 +24,7 @@ import git
 from bot.core.errors import UserError
 from bot.core.request import Limits, Request, TargetSpec, Thresholds
 from bot.llm_config import llm_settings
+from methods.registry import NAMES as METHOD_NAMES
 
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
 DEFAULT_EXCLUDE = (
@@ -38,7 +39,6 @@ DEFAULT_EXCLUDE = (
     "setup.py",
     "docs/**",
 )
-METHODS = ("test-driven", "adversarial", "actor-critic", "chaos", "auto")
 T = TypeVar("T")
 _TOP_KEYS = {
     "include",
@@ -176,8 +176,8 @@ def build_request(flags: Flags) -> Request:
     config = read_config(project_dir)
     where = f"[tool.selfimprove] of {project_dir / 'pyproject.toml'}"
     method = flags.method or _string(config, "method", where) or "test-driven"
-    if method not in METHODS:
-        raise UserError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    if method not in METHOD_NAMES:
+        raise UserError(f"unknown method {method!r}; available: {', '.join(METHOD_NAMES)}")
     test_command = (
         _command(flags.test_command, config, "test-command", where) or DEFAULT_TEST_COMMAND
     )

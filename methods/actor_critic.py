@@ -24,6 +24,7 @@ from bot.core.method import MethodContext
 from methods import critic, line_profile
 
 NAME = "actor-critic"
+GENERATOR: str | None = None  # the run's generator makes its candidates
 
 
 def run(ctx: MethodContext, target: Target) -> list[Evaluation]:

@@ -34,6 +34,7 @@ from bot.core.worktree import Worktrees, apply_diff
 from methods import attack, cross_tests
 
 NAME = "adversarial"
+GENERATOR: str | None = None  # the run's generator makes its candidates
 ATTACK_GATE = "adversarial"
 TOURNAMENT_GATE = "tournament"
 

@@ -17,16 +17,16 @@ import hashlib
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 
 from bot.core import ledger_file
 from bot.core.candidate import Target
 from bot.core.evaluation import Evaluation
-from bot.core.method import MethodContext
+from bot.core.method import Method, MethodContext
 from methods import actor_critic, adversarial, test_driven
 
 NAME = "auto"
-CHOICES: tuple[ModuleType, ...] = (test_driven, adversarial, actor_critic)
+GENERATOR: str | None = None  # the run's generator makes its candidates
+CHOICES: tuple[Method, ...] = (test_driven, adversarial, actor_critic)
 FAVOURITE_PRIOR = (2.0, 1.0)
 PRIOR = (1.0, 1.0)
 

@@ -32,7 +32,8 @@ from methods import mutant_inputs, mutations, regression_tests
 from methods.regression_tests import Case
 
 NAME = "chaos"
-GENERATOR = "mutation-search"  # its own: survivors become tests; the run's generator is unused
+SEARCH = "mutation-search"  # its own: survivors become tests; the run's generator is unused
+GENERATOR: str | None = SEARCH
 RULE = "regression-tests"
 BASE_RUNS = 3  # a new test must pass on the base every time: flaky tests never ship
 MUTANT_RUNS = 2  # ... and fail on its mutant every time
@@ -300,7 +301,7 @@ def _candidate(
         diff=diff,
         files=(repo_path,),
         method=NAME,
-        generator=GENERATOR,
+        generator=SEARCH,
         rule=RULE,
         description=(
             f"Adds {test_path}: {len(cases)} regression test(s) for {target.key} that kill "

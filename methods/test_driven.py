@@ -13,6 +13,7 @@ from bot.core.evaluation import Evaluation
 from bot.core.method import MethodContext
 
 NAME = "test-driven"
+GENERATOR: str | None = None  # the run's generator makes its candidates
 
 
 def run(ctx: MethodContext, target: Target) -> list[Evaluation]:

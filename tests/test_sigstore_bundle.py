@@ -25,8 +25,8 @@ import pytest
 # Imported up front, so a signing thread spends its deadline on the wire, not on imports.
 import sigstore.sign  # noqa: F401
 
-from bot.bundle.write import write_change
 from bot.bundle.verify import Check, locate_change, require, verify_change
+from bot.bundle.write import write_change
 from bot.config import Flags, build_request
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff

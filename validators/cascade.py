@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from types import ModuleType
+from typing import Protocol
 
 from bot.core.evaluation import Evaluation, GateResult
 from validators import integration, performance, security, style, syntax, types, unit
 from validators.context import GateContext, Verdict
 
-GATES: tuple[ModuleType, ...] = (syntax, style, security, types, unit, integration, performance)
+
+class Gate(Protocol):
+    """A gate module: its name and one check of a candidate in its worktree."""
+
+    NAME: str
+
+    def check(self, ctx: GateContext) -> Verdict: ...
+
+
+GATES: tuple[Gate, ...] = (syntax, style, security, types, unit, integration, performance)
 GATE_NAMES: tuple[str, ...] = tuple(g.NAME for g in GATES)
 
 GateListener = Callable[[str, GateResult | None], None]
 
 
-def run_gate(gate: ModuleType, ctx: GateContext) -> GateResult:
+def run_gate(gate: Gate, ctx: GateContext) -> GateResult:
     """Run one gate and time it; a gate that crashes fails with the crash as its reason."""
     began = time.perf_counter()
     try:
@@ -30,7 +39,7 @@ def run_gate(gate: ModuleType, ctx: GateContext) -> GateResult:
 def run_cascade(
     ctx: GateContext,
     *,
-    gates: Sequence[ModuleType] = GATES,
+    gates: Sequence[Gate] = GATES,
     on_gate: GateListener | None = None,
 ) -> Evaluation:
     """Run ``gates`` in order; ``on_gate(name, None)`` before each, ``on_gate(name, r)`` after."""

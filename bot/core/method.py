@@ -6,9 +6,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.core.baseline import Baseline
-from bot.core.candidate import Candidate
+from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation
 from bot.core.generator import Generator
 from bot.core.request import Request
@@ -37,3 +38,16 @@ class MethodContext:
         """A project file's text at the base commit."""
         path = self.request.project_path(self.baseline.root) / project_relative
         return path.read_text()
+
+
+class Method(Protocol):
+    """What the orchestrator needs of a method module: its name, a label, and ``run``.
+
+    Each file in ``methods/`` that is a method satisfies this as a module; the registry
+    (:mod:`methods.registry`) returns them typed as ``Method`` so mypy checks the dispatch.
+    """
+
+    NAME: str
+    GENERATOR: str | None  # its own candidate search, or None: the run's generator is used
+
+    def run(self, ctx: MethodContext, target: Target) -> list[Evaluation]: ...

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from types import ModuleType
 
 import git
 
@@ -36,14 +35,10 @@ from bot.flow.progress import Progress
 from bot.report.render import markdown
 from bot.report.results import RunResult
 from bot.signing.sigstore_sign import sign_patches
-from methods import actor_critic, adversarial, auto, chaos, test_driven
+from methods import registry
 from methods.llm_generator import LLMGenerator, generator_for
 from validators.cascade import GATES, run_cascade
 from validators.context import GateContext
-
-METHODS: dict[str, ModuleType] = {
-    m.NAME: m for m in (test_driven, adversarial, actor_critic, chaos, auto)
-}
 
 
 def run(request: Request, progress: Progress, given: Generator | None = None) -> RunResult:
@@ -61,7 +56,7 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
         with Worktrees(request.repo_root, request.home, result.run_id) as trees:
             base_root = trees.add("base", request.base_commit)
             baseline, result.targets = prepare(request, base_root, trees.root, progress)
-            method = METHODS[request.method]
+            method = registry.load(request.method)
             counter = itertools.count(1)
 
             def evaluate(candidate: Candidate) -> Evaluation:
@@ -88,7 +83,7 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
                 gate_count=len(GATES),
                 checkout=checkout,
             )
-            using = getattr(method, "GENERATOR", None) or f"the {generator.name} generator"
+            using = method.GENERATOR or f"the {generator.name} generator"
             progress.stage("generating", f"{method.NAME} with {using}")
             for target in baseline.targets:
                 result.evaluations.extend(method.run(context, target))

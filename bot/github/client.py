@@ -17,7 +17,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self, cast
 
@@ -35,8 +34,9 @@ from bot.github.credentials import (
     api_url_from_env,
     credentials_from_env,
 )
-from bot.github.governor import Governor, Usage
+from bot.github.governor import Governor
 from bot.github.transport import AnswerCache, GitHubUnavailable, GovernedTransport
+from bot.report.results import PullRef, Usage
 
 __all__ = ["GitHubClient", "GitHubUnavailable", "PullRef", "RequestRefused"]
 
@@ -45,19 +45,6 @@ TIMEOUT = 30.0
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
 ReactionContent = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
-
-
-@dataclass(frozen=True)
-class PullRef:
-    """An open pull request as the bot needs it."""
-
-    number: int
-    url: str
-    draft: bool
-    head: str
-    title: str = ""
-    body: str = ""
-    state: str = "open"  # or "closed"
 
 
 class RequestRefused(Exception):

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-METHODS = ("test-driven", "adversarial", "actor-critic", "chaos", "auto")
+from methods.registry import NAMES as METHOD_NAMES
+
 MAX_QUOTED = 200  # characters of the user's line repeated in a reply
 
 HELP = """\
@@ -148,8 +149,8 @@ def _parse(rest: str, line: str) -> Command:
 
 
 def _checked_method(value: str | None) -> str | None:
-    if value is not None and value not in METHODS:
-        known = ", ".join(f"`{m}`" for m in METHODS)
+    if value is not None and value not in METHOD_NAMES:
+        known = ", ".join(f"`{m}`" for m in METHOD_NAMES)
         raise _Refusal(f"unknown method {_code(value)}: choose one of {known}")
     return value
 

@@ -33,10 +33,10 @@ import git
 from bot.core.request import Request
 from bot.core.worktree import Worktrees
 from bot.github import pulls
-from bot.github.client import GitHubClient, GitHubUnavailable, PullRef, RequestRefused
+from bot.github.client import GitHubClient, GitHubUnavailable, RequestRefused
 from bot.github.governor import Governor
 from bot.github.pulls import LeftOut
-from bot.report.results import Delivered, RunResult
+from bot.report.results import Delivered, PullRef, RunResult
 
 PLANNED_REQUESTS = 5  # after the first read: list, create, create again, label, look-up
 DEFAULT_REMOTE = "origin"

@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot.report.results import Usage
+
 # Primary limits per hour, as documented by GitHub (the headers are the truth at run time).
 GITHUB_TOKEN_LIMIT = 1_000  # Actions' GITHUB_TOKEN, per repository (15,000 on Enterprise Cloud)
 TOKEN_LIMIT = 5_000  # personal access tokens and App installation tokens (installations scale up)
@@ -54,15 +56,6 @@ class FallBack:
     """Stop using GitHub for this run; ``reason`` is one sentence for the report."""
 
     reason: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What the report says about GitHub: requests made, 304s served, quota left."""
-
-    requests: int
-    not_modified: int
-    remaining: dict[str, int]
 
 
 def read_quota(headers: Mapping[str, str]) -> Quota | None:

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.candidate import Target
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
-from bot.github.governor import Usage
 
-if TYPE_CHECKING:  # the client pulls in githubkit; a dry run never needs it
-    from bot.github.client import PullRef
+
+@dataclass(frozen=True)
+class PullRef:
+    """An open pull request as the bot needs it."""
+
+    number: int
+    url: str
+    draft: bool
+    head: str
+    title: str = ""
+    body: str = ""
+    state: str = "open"  # or "closed"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the report says about GitHub: requests made, 304s served, quota left."""
+
+    requests: int
+    not_modified: int
+    remaining: dict[str, int]
 
 
 @dataclass(frozen=True)

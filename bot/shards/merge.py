@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import git
 
@@ -38,10 +38,8 @@ from bot.flow.progress import Progress
 # The orchestrator's one way to prove a candidate (own worktree, the seven gates, worktree
 # removed); the merged whole must take exactly that path.
 from bot.flow.run import evaluate_in_worktree
-from bot.report.results import Delivered, RunResult
+from bot.report.results import Delivered, PullRef, RunResult
 
-if TYPE_CHECKING:  # the client pulls in githubkit; a merge without GitHub never needs it
-    from bot.github.client import PullRef
 
 
 @dataclass(frozen=True)

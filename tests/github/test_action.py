@@ -24,14 +24,13 @@ from bot.cli import main as cli_main
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation, GateResult
 from bot.github import handoff
-from bot.github.client import PullRef
 from bot.github.workflow_commands import (
     Annotation,
     append_summary,
     escape_data,
     write_outputs,
 )
-from bot.report.results import Delivered, RunResult
+from bot.report.results import Delivered, PullRef, RunResult
 from tests.conftest import make_request
 from tests.github.rest_standin import GitHubStandIn, RepoState
 

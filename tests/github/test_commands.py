@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.github.commands import HELP, METHODS, Command, Malformed, parse_comment
+from bot.github.commands import HELP, METHOD_NAMES, Command, Malformed, parse_comment
 
 REVIEW_REPLY = (
     "> Could the bot look at the tokenizer? It is the slowest part.\r\n"
@@ -197,4 +197,4 @@ def test_a_reply_cannot_be_broken_out_of_or_mention_anyone() -> None:
 
 
 def test_help_names_every_method() -> None:
-    assert all(f"`{method}`" in HELP for method in METHODS)
+    assert all(f"`{method}`" in HELP for method in METHOD_NAMES)
