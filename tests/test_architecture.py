@@ -125,8 +125,7 @@ def test_no_import_runs_up_a_stage() -> None:
 def test_no_import_cycle() -> None:
     """Modules (packages' ``__init__`` aside) form no cycle, lazy imports included."""
     graph = {
-        m: {i for i in imports if i in GRAPH and not _is_package(i)}
-        for m, imports in GRAPH.items()
+        m: {i for i in imports if i in GRAPH and not _is_package(i)} for m, imports in GRAPH.items()
     }
     seen: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles: list[list[str]] = []

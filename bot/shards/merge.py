@@ -41,7 +41,6 @@ from bot.flow.run import evaluate_in_worktree
 from bot.report.results import Delivered, PullRef, RunResult
 
 
-
 @dataclass(frozen=True)
 class Bundled:
     """A change found in a bundle folder: the proposal, its files, its base and project."""
