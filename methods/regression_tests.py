@@ -9,10 +9,8 @@ meets the project's import order and layout like a file a person would commit.
 from __future__ import annotations
 
 import ast
-import posixpath
 import re
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from bot.core import sandbox
 from bot.core.baseline import Baseline
 from bot.core.candidate import Target
+from bot.core.path_policy import where_tests_live
 from bot.core.request import Request
 from methods.mutant_inputs import Disagreement, Outcome
 
@@ -112,19 +111,6 @@ def render_file(target: Target, cases: Sequence[Case]) -> str:
 def case_name(target: Target, index: int) -> str:
     """``test_<function>_kills_mutant_<n>``, a valid identifier."""
     return f"test_{_NOT_A_NAME.sub('_', target.qualname).lower()}_kills_mutant_{index}"
-
-
-def where_tests_live(request: Request, baseline: Baseline) -> str:
-    """Where the project keeps its tests (project-relative): where most passing tests live."""
-    project = request.project_path(baseline.root)
-    folders: Counter[str] = Counter()
-    for node in baseline.passed_tests:
-        file = node.split("::", 1)[0]
-        if file.endswith(".py") and (project / file).is_file():
-            folders[posixpath.dirname(file) or "."] += 1
-    if folders:
-        return folders.most_common(1)[0][0]
-    return "tests" if (project / "tests").is_dir() else "."
 
 
 def new_test_path(request: Request, baseline: Baseline, target: Target) -> str:

@@ -143,6 +143,7 @@ class GateBench:
         changes: dict[str, str],
         target: Target | None = None,
         rule: str = "test",
+        method: str = "test-driven",
     ) -> GateContext:
         """Check out a candidate that rewrites or adds ``changes`` (project-relative -> text)."""
         diff = ""
@@ -156,7 +157,7 @@ class GateBench:
                 diff += new_file_diff(repo_path, new)
             files.append(repo_path)
         target = target or Target(file=next(iter(changes)), module="m", qualname="f")
-        candidate = Candidate(target, diff, tuple(files), "test-driven", "test", rule, "test")
+        candidate = Candidate(target, diff, tuple(files), method, "test", rule, "test")
         self._count += 1
         root = self.worktrees.add(f"candidate-{self._count}", self.request.base_commit)
         apply_diff(root, diff)

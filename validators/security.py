@@ -1,7 +1,9 @@
 """Gate 3: the diff stays inside policy and adds no security finding (ruff S, bandit).
 
 The policy check comes first because it is cheap and because a diff that writes outside
-the project, into CI workflows or into ``.git`` must never reach a tool or a reviewer.
+its target, into CI workflows, into ``.git`` or into a file some tool runs must never
+reach a tool or a reviewer. The policy is an allowlist (:mod:`bot.core.path_policy`):
+a candidate edits its target file(s); a method that writes tests may add new ones.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from unidiff.errors import UnidiffParseError
-
-from bot.core.diffs import changed_line_count, changed_paths
+from bot.core.diffs import changed_line_count
+from bot.core.path_policy import candidate_allowance, candidate_breach, is_test_path
 from validators.context import GateContext, Verdict, failed, passed
 from validators.findings import (
     Finding,
@@ -23,14 +24,11 @@ from validators.findings import (
     run_tool,
     summary,
 )
-from validators.paths import changed_python_files, project_relative
+from validators.paths import changed_python_files
 from validators.style import ruff_lint
 
 NAME = "security"
 
-# Files that run with the repository's secrets in CI, or that git itself executes.
-_FORBIDDEN = ((".github", "workflows"), (".github", "actions"))
-_SYMLINK_HEADERS = ("new file mode 120000", "new mode 120000")
 # assert is how tests check things; flagging it there would reject every new test.
 _ASSERT_RULES = frozenset({"S101", "B101"})
 
@@ -56,39 +54,16 @@ def check(ctx: GateContext) -> Verdict:
 
 
 def policy_breach(ctx: GateContext) -> str | None:
-    """Why the diff breaks policy, or None: paths, forbidden places, links, binaries, size."""
+    """Why the diff breaks policy, or None: the path allowlist, then its size."""
     diff = ctx.candidate.diff
-    try:
-        paths = list(dict.fromkeys((*ctx.candidate.files, *changed_paths(diff))))
-        size = changed_line_count(diff)
-    except UnidiffParseError as exc:
-        return f"the diff cannot be parsed ({exc})"
-    for path in paths:
-        breach = _path_breach(ctx.request.project, path)
-        if breach:
-            return breach
-    headers = [line.rstrip() for line in diff.splitlines() if not line.startswith((" ", "+", "-"))]
-    if any(line in _SYMLINK_HEADERS for line in headers):
-        return "the diff creates a symbolic link"
-    if any(line == "GIT binary patch" or line.startswith("Binary files ") for line in headers):
-        return "the diff changes a binary file"
+    allowance = candidate_allowance(ctx.request, ctx.baseline, ctx.candidate)
+    breach = candidate_breach(diff, ctx.request.project, allowance)
+    if breach:
+        return breach
+    size = changed_line_count(diff)
     limit = ctx.request.limits.max_diff_lines
     if size > limit:
         return f"{size} changed lines exceed the limit of {limit}"
-    return None
-
-
-def _path_breach(project: str, path: str) -> str | None:
-    parts = path.split("/")
-    lowered = [p.lower() for p in parts]
-    if ".git" in lowered:
-        return f"{path} is inside git's own folder"
-    for forbidden in _FORBIDDEN:
-        if any(tuple(lowered[i : i + 2]) == forbidden for i in range(len(lowered))):
-            return f"{path} is a CI workflow or action file"
-    if project_relative(project, path) is None:
-        where = "the repository" if project in ("", ".") else f"the project folder {project}/"
-        return f"{path} is outside {where}"
     return None
 
 
@@ -144,9 +119,4 @@ def _source_line(path: Path, line: int) -> str:
 
 
 def _test_assert(finding: Finding) -> bool:
-    if finding.rule not in _ASSERT_RULES:
-        return False
-    *folders, name = finding.file.split("/")
-    if name == "conftest.py" or any(p in ("tests", "test", "testing") for p in folders):
-        return True
-    return name.startswith("test_") or name.endswith("_test.py")
+    return finding.rule in _ASSERT_RULES and is_test_path(finding.file)

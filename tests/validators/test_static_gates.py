@@ -11,7 +11,7 @@ import pytest
 
 from bot.core import sandbox
 from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff
+from bot.core.diffs import make_diff, new_file_diff
 from bot.core.request import Limits
 from tests.conftest import GateBench
 from validators import security, style, syntax, types
@@ -101,6 +101,7 @@ FILES = {
     "proj/src/pkg/app.py": APP,
     "proj/src/pkg/legacy.py": LEGACY,
     "proj/src/pkg/shell.py": SHELL,
+    "proj/tests/test_mod.py": "def test_nothing() -> None:\n    pass\n",
 }
 
 GOOD_MOD = MOD.replace(
@@ -290,27 +291,156 @@ def test_bandit_reads_the_projects_own_config(gate_bench: Bench) -> None:
 
 
 def test_asserts_in_new_tests_are_not_security_findings(gate_bench: Bench) -> None:
-    files = {**FILES, "proj/tests/test_mod.py": "def test_nothing() -> None:\n    pass\n"}
-    bench = gate_bench(files, project="proj")
+    bench = gate_bench(FILES, project="proj")
     test = "from pkg.mod import add\n\n\ndef test_add() -> None:\n    assert add(1, 2) == 3\n"
-    assert security.check(bench.context({"tests/test_mod.py": test})).passed
-
-
-@pytest.mark.parametrize(
-    ("path", "words"),
-    [
-        ("proj/../outside.py", "proj/../outside.py is outside the project folder proj/"),
-        ("README.md", "README.md is outside the project folder proj/"),
-        ("/etc/passwd", "/etc/passwd is outside the project folder proj/"),
-        (".github/workflows/ci.yml", ".github/workflows/ci.yml is a CI workflow or action file"),
-        ("proj/.git/hooks/pre-commit", "proj/.git/hooks/pre-commit is inside git's own folder"),
-    ],
-)
-def test_security_rejects_paths_outside_policy(bench: GateBench, path: str, words: str) -> None:
-    ctx = hand_made(bench, make_diff(path, "old\n", "new\n"), (path,))
+    target = Target(file="src/pkg/mod.py", module="pkg.mod", qualname="add")
+    ctx = bench.context({"tests/test_chaos_add.py": test}, target=target, method="chaos")
     verdict = security.check(ctx)
+    assert verdict.passed, verdict.reason
+
+
+# --- gate 3's path allowlist ---------------------------------------------------------------
+
+NEW_LINK = (
+    "diff --git a/proj/src/pkg/link.py b/proj/src/pkg/link.py\nnew file mode 120000\n"
+    "--- /dev/null\n+++ b/proj/src/pkg/link.py\n@@ -0,0 +1 @@\n+/etc/passwd\n"
+    "\\ No newline at end of file\n"
+)
+BINARY = (
+    "diff --git a/proj/src/pkg/blob.bin b/proj/src/pkg/blob.bin\nnew file mode 100644\n"
+    "index 0000000..e69de29\nGIT binary patch\nliteral 3\nKcmZ>Y%m4rY2mk>9\n\n"
+)
+MODE = "diff --git a/proj/src/pkg/mod.py b/proj/src/pkg/mod.py\nold mode 100644\nnew mode 100755\n"
+NEW_EXECUTABLE = (
+    "diff --git a/proj/src/pkg/run.py b/proj/src/pkg/run.py\nnew file mode 100755\n"
+    "--- /dev/null\n+++ b/proj/src/pkg/run.py\n@@ -0,0 +1 @@\n+x = 1\n"
+)
+RENAME = (
+    "diff --git a/proj/src/pkg/mod.py b/proj/src/pkg/mod2.py\nsimilarity index 100%\n"
+    "rename from proj/src/pkg/mod.py\nrename to proj/src/pkg/mod2.py\n"
+)
+DELETE = (
+    "diff --git a/proj/src/pkg/mod.py b/proj/src/pkg/mod.py\ndeleted file mode 100644\n"
+    "--- a/proj/src/pkg/mod.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x = 1\n"
+)
+
+
+def edit(path: str) -> str:
+    return make_diff(path, "old = 1\n", "new = 1\n")
+
+
+def added(path: str) -> str:
+    return new_file_diff(path, "import os\n")
+
+
+REFUSALS = [
+    (edit("README.md"), "test-driven", "README.md is outside the project folder proj/"),
+    (edit("proj/../x.py"), "test-driven", "proj/../x.py is outside the project folder proj/"),
+    (edit("/etc/passwd"), "test-driven", "/etc/passwd is outside the project folder proj/"),
+    (edit('proj/"q".py'), "test-driven", 'proj/"q".py is outside the project folder proj/'),
+    (
+        edit(".github/workflows/ci.yml"),
+        "test-driven",
+        ".github/workflows/ci.yml is a CI workflow or action file",
+    ),
+    (
+        edit("proj/.github/actions/a/action.yml"),
+        "test-driven",
+        "proj/.github/actions/a/action.yml is a CI workflow or action file",
+    ),
+    (
+        edit("proj/.git/hooks/pre-commit"),
+        "test-driven",
+        "proj/.git/hooks/pre-commit is inside git's own folder",
+    ),
+    (
+        added("proj/tests/conftest.py"),
+        "chaos",
+        "proj/tests/conftest.py may not change: pytest runs it on collection",
+    ),
+    (added("proj/setup.py"), "test-driven", "proj/setup.py may not change: the packaging"),
+    (edit("proj/setup.cfg"), "test-driven", "proj/setup.cfg may not change: it configures"),
+    (edit("proj/pyproject.toml"), "test-driven", "proj/pyproject.toml may not change: it"),
+    (added("proj/tox.ini"), "test-driven", "proj/tox.ini may not change: tox runs"),
+    (added("proj/noxfile.py"), "test-driven", "proj/noxfile.py may not change: nox runs it"),
+    (
+        added("proj/src/sitecustomize.py"),
+        "test-driven",
+        "proj/src/sitecustomize.py may not change: the interpreter runs it at start-up",
+    ),
+    (
+        added("proj/src/evil.pth"),
+        "test-driven",
+        "proj/src/evil.pth may not change: the interpreter runs the imports in a .pth file",
+    ),
+    (added("proj/.gitattributes"), "test-driven", "proj/.gitattributes may not change: it"),
+    (added("proj/.gitmodules"), "test-driven", "proj/.gitmodules may not change: it points"),
+    (
+        added("proj/.pre-commit-config.yaml"),
+        "test-driven",
+        "proj/.pre-commit-config.yaml may not change: pre-commit runs the hooks in it",
+    ),
+    (MODE, "test-driven", "proj/src/pkg/mod.py changes mode (100644 -> 100755)"),
+    (NEW_EXECUTABLE, "test-driven", "proj/src/pkg/run.py would be created with mode 100755"),
+    (NEW_LINK, "test-driven", "proj/src/pkg/link.py is a symbolic link"),
+    (BINARY, "test-driven", "proj/src/pkg/blob.bin is a binary file"),
+    (
+        edit("proj/src/pkg/app.py"),
+        "test-driven",
+        "proj/src/pkg/app.py is not a target of the candidate (targets: src/pkg/mod.py)",
+    ),
+    (
+        edit("proj/tests/test_mod.py"),
+        "chaos",
+        "proj/tests/test_mod.py is an existing test: a candidate may not edit or delete tests",
+    ),
+    (
+        added("proj/tests/test_new.py"),
+        "test-driven",
+        "proj/tests/test_new.py is a new test, and only a method that writes tests may add one",
+    ),
+    (
+        added("proj/src/pkg/test_new.py"),
+        "chaos",
+        "proj/src/pkg/test_new.py is not a test module (test_*.py) in the test folder tests/",
+    ),
+    (
+        added("proj/tests/helpers.py"),
+        "chaos",
+        "proj/tests/helpers.py is not a test module (test_*.py) in the test folder tests/",
+    ),
+    (RENAME, "test-driven", "proj/src/pkg/mod.py is renamed to proj/src/pkg/mod2.py"),
+    (DELETE, "test-driven", "the diff deletes proj/src/pkg/mod.py, its target"),
+]
+
+
+@pytest.mark.parametrize("policy", ["on", "off"])
+@pytest.mark.parametrize(("diff", "method", "words"), REFUSALS)
+def test_security_refuses_what_the_allowlist_does_not_name(
+    bench: GateBench,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: str,
+    diff: str,
+    method: str,
+    words: str,
+) -> None:
+    """With the path policy off, every one of these reaches the later gates unremarked."""
+    if policy == "off":
+        monkeypatch.setattr(security, "candidate_breach", lambda *args: None)
+    target = Target(file="src/pkg/mod.py", module="pkg.mod", qualname="add")
+    candidate = Candidate(target, diff, ("proj/src/pkg/mod.py",), method, "test", "hand", "x")
+    ctx = GateContext(bench.request, candidate, bench.baseline, bench.baseline.root)
+    verdict = security.check(ctx)
+    if policy == "off":
+        assert verdict.passed, verdict.reason
+        return
     assert not verdict.passed
-    assert verdict.reason == f"diff policy: {words}"
+    assert verdict.reason.startswith(f"diff policy: {words}"), verdict.reason
+
+
+def test_security_refuses_a_diff_it_cannot_parse(bench: GateBench) -> None:
+    verdict = security.check(hand_made(bench, "@@ -1 +1 @@\n-a\n", ("proj/src/pkg/mod.py",)))
+    assert verdict.reason.startswith("diff policy: the diff cannot be parsed (Unexpected hunk")
 
 
 def test_security_reads_paths_from_the_diff_not_only_the_file_list(bench: GateBench) -> None:
@@ -319,23 +449,23 @@ def test_security_reads_paths_from_the_diff_not_only_the_file_list(bench: GateBe
     assert verdict.reason == "diff policy: setup.py is outside the project folder proj/"
 
 
-def test_security_rejects_a_symbolic_link(bench: GateBench) -> None:
-    diff = (
-        "diff --git a/proj/link.py b/proj/link.py\nnew file mode 120000\n"
-        "--- /dev/null\n+++ b/proj/link.py\n@@ -0,0 +1 @@\n+/etc/passwd\n"
-        "\\ No newline at end of file\n"
-    )
-    verdict = security.check(hand_made(bench, diff, ("proj/link.py",)))
-    assert verdict.reason == "diff policy: the diff creates a symbolic link"
+def test_a_test_writing_method_adds_a_test_in_the_test_folder(gate_bench: Bench) -> None:
+    bench = gate_bench(FILES, project="proj")
+    test = "from pkg.mod import add\n\n\ndef test_add() -> None:\n    assert add(1, 2) == 3\n"
+    target = Target(file="src/pkg/mod.py", module="pkg.mod", qualname="add")
+    for method, allowed in (("chaos", True), ("chaos+test-driven", True), ("test-driven", False)):
+        ctx = bench.context({"tests/test_more.py": test}, target=target, method=method)
+        assert (security.policy_breach(ctx) is None) is allowed, method
 
 
-def test_security_rejects_a_binary_patch(bench: GateBench) -> None:
-    diff = (
-        "diff --git a/proj/blob.bin b/proj/blob.bin\nnew file mode 100644\n"
-        "index 0000000..e69de29\nGIT binary patch\nliteral 3\nKcmZ>Y%m4rY2mk>9\n\n"
+def test_a_merged_candidate_may_edit_every_constituent_target(bench: GateBench) -> None:
+    diff = make_diff("proj/src/pkg/mod.py", MOD, GOOD_MOD) + make_diff(
+        "proj/src/pkg/app.py", APP, APP + "\n"
     )
-    verdict = security.check(hand_made(bench, diff, ("proj/blob.bin",)))
-    assert verdict.reason == "diff policy: the diff changes a binary file"
+    files = ("proj/src/pkg/mod.py", "proj/src/pkg/app.py")
+    assert security.policy_breach(hand_made(bench, diff, files)) is None
+    alone = security.policy_breach(hand_made(bench, diff, files[:1]))
+    assert alone == "proj/src/pkg/app.py is not a target of the candidate (targets: src/pkg/mod.py)"
 
 
 def test_security_rejects_a_diff_over_the_size_limit(bench: GateBench) -> None:
@@ -346,10 +476,15 @@ def test_security_rejects_a_diff_over_the_size_limit(bench: GateBench) -> None:
 
 def test_the_whole_repository_is_the_project_when_project_is_dot(bench: GateBench) -> None:
     request = replace(bench.request, project=".")
-    ctx = replace(
-        hand_made(bench, make_diff("README.md", "a\n", "b\n"), ("README.md",)), request=request
+    diff = make_diff("proj/src/pkg/mod.py", MOD, GOOD_MOD)
+    target = Target(file="proj/src/pkg/mod.py", module="pkg.mod", qualname="add")
+    candidate = Candidate(target, diff, ("proj/src/pkg/mod.py",), "test-driven", "t", "h", "x")
+    ctx = GateContext(request, candidate, bench.baseline, bench.baseline.root)
+    assert security.policy_breach(ctx) is None
+    readme = replace(candidate, diff=make_diff("README.md", "a\n", "b\n"))
+    assert security.policy_breach(replace(ctx, candidate=readme)) == (
+        "README.md is not a target of the candidate (targets: proj/src/pkg/mod.py)"
     )
-    assert security.check(ctx).passed
 
 
 # --- gate 4: types --------------------------------------------------------------------------
