@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -10,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.bundle import apply
+from bot.bundle.verify import locate_change, verify_change
 from bot.bundle.write import write_change
 from bot.core.candidate import Candidate, Target
-from bot.core.diffs import make_diff
+from bot.core.diffs import make_diff, new_file_diff
+from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.ipfs.cid import cid_of_bytes
 from bot.report.results import Delivered
@@ -31,11 +36,13 @@ class Setup:
     change: Delivered
 
 
-def write_sample_change(repo: Path, folder: Path, key: Path | None, home: Path) -> Delivered:
+def write_sample_change(
+    repo: Path, folder: Path, key: Path | None, home: Path, extra: str = ""
+) -> Delivered:
     """A bundle for a small accepted change to ``pkg/mod.py`` (gate results given as data)."""
     request = make_request(repo, signing_key=key, home=home)
     target = Target("pkg/mod.py", "pkg.mod", "f")
-    diff = make_diff("pkg/mod.py", OLD, NEW)
+    diff = make_diff("pkg/mod.py", OLD, NEW) + extra
     candidate = Candidate(
         target, diff, ("pkg/mod.py",), "test-driven", "codemods", "membership-set", "set"
     )
@@ -154,3 +161,89 @@ def test_unknown_base_commit_is_named(setup: Setup, make_repo: Callable[..., Pat
     )
     assert done.returncode == 2
     assert "FAIL  base commit" in done.stdout
+
+
+# -- the path policy holds for signed bundles too ---------------------------------------
+
+WORKFLOW = new_file_diff(".github/workflows/evil.yml", "on: push\njobs: {}\n")
+SYMLINK = (
+    "diff --git a/pkg/secrets.py b/pkg/secrets.py\nnew file mode 120000\n"
+    "--- /dev/null\n+++ b/pkg/secrets.py\n@@ -0,0 +1 @@\n+/etc/passwd\n"
+    "\\ No newline at end of file\n"
+)
+MODE = "diff --git a/pkg/mod.py b/pkg/mod.py\nold mode 100644\nnew mode 100755\n"
+HOOK = new_file_diff(".git/hooks/post-checkout", "#!/bin/sh\n")
+OUTSIDE = new_file_diff("other/mod.py", "x = 1\n")
+
+
+def hostile(setup: Setup, tmp_path: Path, extra: str, project: str = ".") -> Delivered:
+    """A correctly signed bundle whose patch also does ``extra``."""
+    key = tmp_path / "keys" / "bot"
+    change = write_sample_change(setup.repo, tmp_path / "hostile", key, setup.home, extra)
+    if project != ".":
+        text = change.metadata.read_text().replace('"project": "."', f'"project": "{project}"')
+        assert text != change.metadata.read_text()
+        change.metadata.write_text(text)  # (verify would now fail: apply is called directly)
+    return change
+
+
+@pytest.mark.parametrize(
+    ("extra", "landed", "reason"),
+    [
+        (WORKFLOW, ".github/workflows/evil.yml", ".github/workflows/evil.yml is a CI workflow"),
+        (SYMLINK, "pkg/secrets.py", "pkg/secrets.py is a symbolic link"),
+    ],
+)
+def test_apply_refuses_a_signed_patch_outside_the_policy(
+    setup: Setup, tmp_path: Path, extra: str, landed: str, reason: str
+) -> None:
+    change = hostile(setup, tmp_path, extra)
+    located = locate_change(str(change.metadata))
+    checks = verify_change(located, setup.repo, setup.allowed, "bot@example.com")
+    assert all(c.ok for c in checks), checks  # the signatures are good: that is not enough
+    done = cli(setup, "apply", str(change.metadata))
+    assert done.returncode == 2, done.stdout
+    assert f"{change.patch.name} is refused by the path policy: {reason}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (setup.repo / "pkg" / "mod.py").read_text() == OLD
+    assert not os.path.lexists(setup.repo / landed)
+    expected = f"{change.reverse_patch.name} is refused by the path policy: {reason}"
+    with pytest.raises(UserError, match=re.escape(expected)):
+        apply.rollback_change(located, setup.repo)
+
+
+@pytest.mark.parametrize(
+    ("extra", "project", "check"),
+    [
+        (WORKFLOW, ".", lambda repo: (repo / ".github/workflows/evil.yml").is_file()),
+        (SYMLINK, ".", lambda repo: (repo / "pkg/secrets.py").is_symlink()),
+        (MODE, ".", lambda repo: bool((repo / "pkg/mod.py").stat().st_mode & 0o100)),
+        (OUTSIDE, "pkg", lambda repo: (repo / "other/mod.py").is_file()),
+    ],
+)
+@pytest.mark.parametrize("policy", ["on", "off"])
+def test_without_the_policy_a_signed_patch_lands_anything(
+    setup: Setup,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: str,
+    extra: str,
+    project: str,
+    check: Callable[[Path], bool],
+) -> None:
+    if policy == "off":
+        monkeypatch.setattr(apply, "diff_breach", lambda *args: None)
+    change = locate_change(str(hostile(setup, tmp_path, extra, project).metadata))
+    if policy == "off":
+        apply.apply_change(change, setup.repo)
+        assert check(setup.repo)
+        return
+    with pytest.raises(UserError, match="is refused by the path policy"):
+        apply.apply_change(change, setup.repo)
+    assert not check(setup.repo)
+
+
+def test_apply_refuses_a_patch_into_git_s_own_folder(setup: Setup, tmp_path: Path) -> None:
+    change = locate_change(str(hostile(setup, tmp_path, HOOK).metadata))
+    with pytest.raises(UserError, match=r"\.git/hooks/post-checkout is inside git's own folder"):
+        apply.apply_change(change, setup.repo)

@@ -1,8 +1,11 @@
 """``selfimprove apply`` / ``rollback``: put a verified change on a new branch, or undo it.
 
-Both refuse a dirty working tree, check the patch with ``git apply --check`` before
-touching anything, and commit with ``git am`` on a new branch, so the maintainer's current
-branch never moves and the change is one ``git branch -D`` away from gone.
+Both refuse a dirty working tree, hold the patch to gate 3's path policy (no workflow,
+no symbolic link, nothing under ``.git`` or outside the project, no mode change: see
+:mod:`bot.core.path_policy`), check it with ``git apply --check`` before touching
+anything, and commit with ``git am`` on a new branch, so the maintainer's current branch
+never moves and the change is one ``git branch -D`` away from gone. A valid signature
+says who made a patch, not that it is harmless: the policy holds for signed bundles too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import git
 
 from bot.bundle.verify import Change
 from bot.core.errors import UserError
+from bot.core.path_policy import diff_breach
 
 
 def _repo(repo_root: Path) -> git.Repo:
@@ -22,6 +26,17 @@ def _repo(repo_root: Path) -> git.Repo:
             "the working tree has uncommitted changes: commit or stash them before applying"
         )
     return repo
+
+
+def within_policy(change: Change, patch: Path) -> None:
+    """Refuse ``patch`` when any file it touches breaks the path policy."""
+    try:
+        text = patch.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {patch.name}: {exc}") from None
+    breach = diff_breach(text, str(change.facts.get("project", ".")))
+    if breach:
+        raise UserError(f"{patch.name} is refused by the path policy: {breach}")
 
 
 def _applies(repo: git.Repo, patch: Path, *extra: str) -> bool:
@@ -47,6 +62,7 @@ def _land(repo: git.Repo, patch: Path, branch: str) -> str:
 def apply_change(change: Change, repo_root: Path) -> str:
     """Apply the change's patch on a new branch ``selfimprove/<id>``; return the branch."""
     repo = _repo(repo_root)
+    within_policy(change, change.patch)
     if not _applies(repo, change.patch) and _applies(repo, change.patch, "--reverse"):
         raise UserError(f"{change.id} is already applied to this checkout")
     if not _applies(repo, change.patch):
@@ -58,6 +74,7 @@ def rollback_change(change: Change, repo_root: Path) -> str:
     """Apply the reverse patch on a new branch ``selfimprove/revert-<id>``."""
     repo = _repo(repo_root)
     reverse = change.reverse_patch
+    within_policy(change, reverse)
     if not _applies(repo, reverse) and _applies(repo, reverse, "--reverse"):
         raise UserError(f"{change.id} is not applied to this checkout: nothing to roll back")
     if not _applies(repo, reverse):
