@@ -16,7 +16,14 @@ from rich.console import Console
 from bot.bundle.apply import apply_change, rollback_change
 from bot.bundle.publish import Endpoints, pin_file, publish
 from bot.bundle.verify import allowed_signers_path, locate_change, require, verify_change
-from bot.config import Flags, build_request, default_signing_key, home_dir, locate
+from bot.config import (
+    Flags,
+    build_request,
+    default_signing_key,
+    home_dir,
+    locate,
+    sigstore_repository,
+)
 from bot.core import atomic
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
@@ -262,7 +269,7 @@ def _verify(args: argparse.Namespace) -> int:
         root,
         allowed_signers_path(args.allowed_signers, root),
         args.identity,
-        sigstore_repository=args.sigstore_repository,
+        sigstore_repository=sigstore_repository(args.sigstore_repository, args.repo),
     )
     for check in checks:
         print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
@@ -317,6 +324,7 @@ def _serve(args: argparse.Namespace) -> int:
         queue_size=args.queue_size,
         workers=args.workers,
         allowed_bots=frozenset(args.allow_bot),
+        seen_file=home_dir() / "webhook" / "seen-deliveries",
     )
     serve(settings, args.host, args.port, lambda url: print(f"listening on {url}", flush=True))
     return 0

@@ -2,8 +2,12 @@
 
 Each delivery is answered within milliseconds. The request thread only proves the body
 came from GitHub (HMAC-SHA256 over the exact bytes, compared in constant time, before
-anything is parsed), refuses a body it has already accepted (a replay), and puts the
-event on a bounded queue; a full queue answers 503 rather than letting work pile up.
+anything is parsed), refuses a delivery it has already accepted (a replay, remembered on
+disk across restarts: :mod:`bot.github.replay`), and puts the event on a bounded queue;
+a full queue answers 503 rather than letting work pile up. The socket side is bounded
+too: at most ``max_connections`` at once (more are answered 503 and closed), and each
+request must arrive whole within ``read_timeout`` seconds, however slowly its bytes
+trickle in (a slowloris client is cut off, not waited on).
 Worker threads then do the slow part with the App's installation token: the same
 comment-command handler as the Action (permission check, 👀, replies), and a run
 ordered there is handed to the repository's workflow as ``repository_dispatch``, so no
@@ -12,27 +16,30 @@ target code ever runs on the webhook host.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TextIO
-
-from cachetools import TTLCache
 
 from bot.core.errors import UserError
 from bot.github import handoff
 from bot.github.client import GitHubClient, GitHubUnavailable, RequestRefused
 from bot.github.comments import finish, handle_comment
+from bot.github.replay import DEFAULT_LIMIT, SeenDeliveries
 from bot.github.webhook import Event, EventRejected, SignatureRejected, read_delivery
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps a delivery's payload at 25 MB
-READ_TIMEOUT = 10.0  # seconds a client may take to send its request
+READ_TIMEOUT = 10.0  # seconds a client may take to send a whole request
+MAX_CONNECTIONS = 64  # connections served at once; GitHub opens one per delivery
 QUEUED_EVENTS = ("issue_comment",)
 INSTALLATION_EVENTS = ("installation", "installation_repositories")
 
@@ -47,16 +54,17 @@ class ServeSettings:
     queue_size: int = 32
     workers: int = 2
     allowed_bots: frozenset[str] = frozenset()
-    replay_window: float = 7 * 24 * 3600.0  # seconds an accepted body is remembered
-    remembered: int = 100_000  # accepted bodies remembered at most
+    seen_file: Path | None = None  # accepted deliveries, kept across restarts (None: memory)
+    remembered: int = DEFAULT_LIMIT  # accepted deliveries remembered at most
+    max_connections: int = MAX_CONNECTIONS
+    read_timeout: float = READ_TIMEOUT
 
 
 @dataclass(frozen=True)
 class Job:
-    """A verified event waiting for a worker, and the digest of the body it came in."""
+    """A verified event waiting for a worker."""
 
     event: Event
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,14 @@ class WebhookServer:
         self.log = log
         self.events: queue.Queue[Job | None] = queue.Queue(maxsize=settings.queue_size)
         self.handled = 0  # events the workers finished, for tests and the log
-        self._seen: TTLCache[str, bool] = TTLCache(settings.remembered, settings.replay_window)
+        self._seen = SeenDeliveries(settings.seen_file, settings.remembered)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._workers = [
             threading.Thread(target=self._work, name=f"webhook-worker-{i}", daemon=True)
             for i in range(max(settings.workers, 1))
         ]
-        self.httpd = ThreadingHTTPServer((host, port), _handler_class(self))
-        self.httpd.daemon_threads = True
+        self.httpd = _BoundedServer((host, port), _handler_class(self), settings.max_connections)
         self._started = False
 
     @property
@@ -149,13 +156,18 @@ class WebhookServer:
             return Answer(HTTPStatus.OK, f"ignored: {event.name} {event.action or ''}".strip())
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
-            if digest in self._seen:
+            if self._seen.seen(event.delivery_id, digest):
                 return Answer(HTTPStatus.CONFLICT, "this delivery was already accepted")
             try:
-                self.events.put_nowait(Job(event, digest))
+                self._seen.add(event.delivery_id, digest)  # on disk before it is taken
+            except OSError as exc:
+                self._note(f"{event.delivery_id}: cannot record the delivery: {exc}")
+                return Answer(HTTPStatus.SERVICE_UNAVAILABLE, "cannot record it: redeliver later")
+            try:
+                self.events.put_nowait(Job(event))
             except queue.Full:
+                self._seen.forget(event.delivery_id)
                 return Answer(HTTPStatus.SERVICE_UNAVAILABLE, "busy: redeliver later")
-            self._seen[digest] = True
         return Answer(HTTPStatus.ACCEPTED, f"queued {event.delivery_id}")
 
     def _work(self) -> None:
@@ -164,7 +176,7 @@ class WebhookServer:
                 self._note(f"{job.event.delivery_id}: {handle_event(job.event, self.settings)}")
             except Exception as exc:  # one bad delivery must not stop the worker
                 with self._lock:  # not done: GitHub's "Redeliver" may try it again
-                    self._seen.pop(job.digest, None)
+                    self._seen.forget(job.event.delivery_id)
                 self._note(f"{job.event.delivery_id}: failed: {exc!r}")
             finally:
                 with self._idle:
@@ -233,8 +245,29 @@ def _handler_class(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
         """Reads one delivery, answers it, never parses before the signature is checked."""
 
         protocol_version = "HTTP/1.1"
-        timeout = READ_TIMEOUT
+        timeout = server.settings.read_timeout  # per read; the deadline bounds the whole
         server_version = "selfimprove"
+        deadline: threading.Timer | None = None
+
+        def handle_one_request(self) -> None:
+            """Read and answer one request; the connection is cut if it is not read in time."""
+            self.deadline = threading.Timer(server.settings.read_timeout, self._cut)
+            self.deadline.daemon = True
+            self.deadline.start()
+            try:
+                super().handle_one_request()
+            finally:
+                self._read_in_time()
+
+        def _cut(self) -> None:
+            server._note(f"{self.address_string()} cut off: the request took too long to send")
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # already closed by the client
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _read_in_time(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
 
         def do_POST(self) -> None:
             length_text = self.headers.get("Content-Length")
@@ -246,6 +279,7 @@ def _handler_class(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the body is too large"))
                 return
             body = self.rfile.read(length)
+            self._read_in_time()
             if len(body) != length:
                 self._reply(Answer(HTTPStatus.BAD_REQUEST, "the body ended early"))
                 return
@@ -253,6 +287,7 @@ def _handler_class(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
             self._reply(server.receive(headers, body))
 
         def do_GET(self) -> None:
+            self._read_in_time()
             found = self.path.split("?")[0] in ("/healthz", "/")
             self._reply(
                 Answer(HTTPStatus.OK, "ok") if found else Answer(HTTPStatus.NOT_FOUND, "not found")
@@ -260,19 +295,59 @@ def _handler_class(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
 
         def _reply(self, answer: Answer) -> None:
             data = (answer.text + "\n").encode("utf-8")
-            self.send_response(answer.status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
             if answer.status >= 400:
-                self.send_header("Connection", "close")
                 self.close_connection = True
-            self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(OSError):  # the client left, or was cut off
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                if answer.status >= 400:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             server._note(f"{self.address_string()} {format % args}")
 
     return Handler
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, up to ``limit`` at once; one more is answered 503 and closed."""
+
+    daemon_threads = True
+    _TEXT = b"too many connections: try later\n"
+    _BUSY = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_TEXT), _TEXT)
+    )
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limit: int
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a webhook server needs room for at least one connection")
+        self.slots = threading.BoundedSemaphore(limit)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                request.sendall(self._BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def serve(settings: ServeSettings, host: str, port: int, on_ready: Callable[[str], None]) -> None:

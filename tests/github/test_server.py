@@ -6,11 +6,13 @@ against the REST stand-in, so "nothing runs" means the stand-in saw no request a
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bot.cli import main as cli_main
 from bot.core.errors import UserError
 from bot.github import handoff
+from bot.github.replay import SeenDeliveries
 from bot.github.server import ServeSettings, WebhookServer, serve
 from bot.github.webhook import sign
 from tests.github.rest_standin import GitHubStandIn, Reply, RepoState
@@ -53,7 +56,8 @@ def headers(body: bytes, event: str = "issue_comment", signature: str | None = "
     found = {
         "Content-Type": "application/json",
         "X-GitHub-Event": event,
-        "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        # one id per body, as GitHub gives each delivery its own (a redelivery keeps it)
+        "X-GitHub-Delivery": str(uuid.uuid5(uuid.NAMESPACE_URL, hashlib.sha256(body).hexdigest())),
         "User-Agent": "GitHub-Hookshot/044aadd",
     }
     if signature == "sign":
@@ -311,3 +315,115 @@ def test_a_delivery_that_failed_on_the_worker_can_be_redelivered(
     assert post(server, body, headers(body)).status_code == 202  # GitHub's "Redeliver"
     assert server.wait_idle(30)
     assert len(repo.repository_dispatches) == 1
+
+
+# -- replays across restarts, and the socket's limits -----------------------------------
+
+
+@pytest.mark.parametrize("kept", ["on disk", "in memory"])
+def test_a_replay_is_refused_even_after_a_restart(
+    endpoint: Callable[..., WebhookServer],
+    github: tuple[GitHubStandIn, RepoState],
+    tmp_path: Path,
+    kept: str,
+) -> None:
+    _, repo = github
+    seen = tmp_path / "seen-deliveries" if kept == "on disk" else None
+    first = endpoint(seen_file=seen)
+    body = comment_payload("/improve")
+    assert post(first, body, headers(body)).status_code == 202
+    assert first.wait_idle(30)
+    first.stop()
+    second = endpoint(seen_file=seen)  # a restart: a new process would read the same file
+    replayed = post(second, body, headers(body)).status_code
+    assert second.wait_idle(30)
+    if kept == "in memory":  # without the file the captured delivery runs a second time
+        assert replayed == 202 and len(repo.repository_dispatches) == 2
+        return
+    assert replayed == 409
+    renamed = headers(body) | {"X-GitHub-Delivery": "a-fresh-id"}  # the id is not signed
+    assert post(second, body, renamed).status_code == 409
+    other = comment_payload("/improve", comment_id=7)
+    reused = headers(other) | {"X-GitHub-Delivery": headers(body)["X-GitHub-Delivery"]}
+    assert post(second, other, reused).status_code == 409  # a reused id
+    assert len(repo.repository_dispatches) == 1
+
+
+def test_the_seen_deliveries_file_is_bounded_and_survives_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "seen"
+    store = SeenDeliveries(path, limit=3)
+    digests = [hashlib.sha256(bytes([n])).hexdigest() for n in range(8)]
+    for n, digest in enumerate(digests):
+        assert not store.seen(f"id-{n}", digest)
+        store.add(f"id-{n}", digest)
+    assert len(path.read_text().splitlines()) < 2 * 3  # rewritten, never growing past 2x
+    with path.open("a") as handle:
+        handle.write("id-torn 12ab")  # a crash in the middle of an append
+    again = SeenDeliveries(path, limit=3)
+    assert len(again) == 3
+    assert [again.seen(f"id-{n}", digests[n]) for n in range(8)] == [False] * 5 + [True] * 3
+    assert again.seen("another-id", digests[7]) and again.seen("id-7", "0" * 64)
+    again.forget("id-7")
+    assert "id-7" not in path.read_text()
+    assert not SeenDeliveries(path, limit=3).seen("id-7", digests[7])
+
+
+def _address(server: WebhookServer) -> tuple[str, int]:
+    host, port = server.httpd.server_address[:2]
+    return str(host), int(port)
+
+
+def _health(address: tuple[str, int]) -> bytes:
+    with socket.create_connection(address, timeout=5) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        return client.recv(4096)
+
+
+@pytest.mark.parametrize("limit", [2, 16])
+def test_connections_past_the_cap_are_answered_503(
+    endpoint: Callable[..., WebhookServer], limit: int
+) -> None:
+    server = endpoint(max_connections=limit)
+    address = _address(server)
+    idle = [socket.create_connection(address, timeout=5) for _ in range(2)]  # send nothing
+    try:
+        answer = _health(address)
+        if limit > 2:  # room to spare: the third connection is served as usual
+            assert answer.startswith(b"HTTP/1.1 200")
+            return
+        assert answer.startswith(b"HTTP/1.1 503") and b"too many connections" in answer
+    finally:
+        for client in idle:
+            client.close()
+    deadline = time.monotonic() + 10
+    while not _health(address).startswith(b"HTTP/1.1 200"):  # their slots come back
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("read_timeout", [1.0, 30.0])
+def test_a_client_trickling_its_request_is_cut_off(
+    endpoint: Callable[..., WebhookServer], read_timeout: float
+) -> None:
+    """Slowloris: a header line every 0.2 s keeps every per-read timeout happy."""
+    server = endpoint(read_timeout=read_timeout)
+    with socket.create_connection(_address(server), timeout=5) as client:
+        client.sendall(b"POST /webhook HTTP/1.1\r\nHost: test\r\n")
+        began = time.monotonic()
+        cut_after = None
+        while cut_after is None and time.monotonic() - began < 3:
+            client.settimeout(0.2)
+            try:
+                client.sendall(b"X-Slow: a\r\n")
+                if client.recv(1024) == b"":
+                    cut_after = time.monotonic() - began
+            except TimeoutError:
+                continue
+            except OSError:
+                cut_after = time.monotonic() - began
+    if read_timeout > 3:  # a generous deadline: the trickle holds the connection throughout
+        assert cut_after is None
+        return
+    assert cut_after is not None and cut_after < 2.5
+    assert isinstance(server.log, io.StringIO)
+    assert "cut off: the request took too long to send" in server.log.getvalue()
