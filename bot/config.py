@@ -24,6 +24,7 @@ import git
 from bot.core.errors import UserError
 from bot.core.request import Limits, Request, TargetSpec, Thresholds
 from bot.llm_config import llm_settings
+from bot.signing.sigstore_verify import expected_repository
 from methods.registry import NAMES as METHOD_NAMES
 
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
@@ -270,6 +271,26 @@ def sigstore_wanted(flag: bool | None, configured: Any, where: str) -> bool:
     return env in {"1", "true", "yes"} if env else bool(configured)
 
 
+def sigstore_repository(flag: str | None, path: str) -> str | None:
+    """Where a sigstore bundle checked at ``path`` must come from, or None if nothing pins it.
+
+    The flag, ``SELFIMPROVE_SIGSTORE_REPOSITORY``, ``repository`` in the project's config,
+    then ``GITHUB_REPOSITORY`` inside GitHub Actions (see
+    :func:`bot.signing.sigstore_verify.expected_repository`).
+    """
+    checkout = locate(path)
+    project_dir = checkout.repo_root / checkout.project
+    where = f"[tool.selfimprove] of {project_dir / 'pyproject.toml'}"
+    chosen = expected_repository(flag, _string(read_config(project_dir), "repository", where))
+    return _repository(chosen)
+
+
+def _repository(name: str | None) -> str | None:
+    if name is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        raise UserError(f"a GitHub repository is owner/name, not {name!r}")
+    return name
+
+
 def github_settings(flags: Flags, config: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Where a non-dry run opens its pull request: flag, config, then Actions' environment."""
     repository = (
@@ -278,8 +299,7 @@ def github_settings(flags: Flags, config: Mapping[str, Any], where: str) -> dict
         or os.environ.get("GITHUB_REPOSITORY")
         or None
     )
-    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
-        raise UserError(f"a GitHub repository is owner/name, not {repository!r}")
+    _repository(repository)
     reserve = config.get("rate-reserve", 100)
     if not isinstance(reserve, int) or isinstance(reserve, bool) or reserve < 0:
         raise UserError(f"'rate-reserve' in {where} must be a whole number of requests, 0 or more")

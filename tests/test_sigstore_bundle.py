@@ -27,7 +27,7 @@ import sigstore.sign  # noqa: F401
 
 from bot.bundle.verify import Check, locate_change, require, verify_change
 from bot.bundle.write import write_change
-from bot.config import Flags, build_request
+from bot.config import Flags, build_request, sigstore_repository
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.errors import UserError
@@ -35,6 +35,7 @@ from bot.core.evaluation import Evaluation, GateResult
 from bot.core.request import Request
 from bot.flow.progress import Progress
 from bot.flow.run import _deliver
+from bot.ipfs.cid import cid_of_bytes
 from bot.report.results import Delivered, RunResult
 from bot.signing import ssh as signing
 from bot.signing.sigstore_sign import sign_patches
@@ -60,6 +61,7 @@ AMBIENT = (
     "SELFIMPROVE_SIGSTORE_REPOSITORY",
     "SELFIMPROVE_SIGSTORE_TRUST_CONFIG",
     "SELFIMPROVE_SIGSTORE",
+    "GITHUB_REPOSITORY",
 )
 
 
@@ -525,3 +527,123 @@ def test_an_ssh_signature_with_no_trust_file_fails_with_how_to_name_one(signed: 
     )
     assert done.returncode == 2
     assert "failed patch signature: no allowed_signers file" in done.stderr
+
+
+# -- no downgrade -------------------------------------------------------------------------
+
+FORGER = Workflow(repository="mallory/widgets")
+
+
+def forge(change: Delivered, instance: SigstoreInstance) -> None:
+    """Mallory's edit: a changed patch, its SSH signatures stripped, her own sigstore bundles.
+
+    Her bundles are genuine: her repository's workflow really signed the new bytes.
+    """
+    patch = change.patch.read_text().replace("{1, 2, 3, 4}", "{1, 2, 3, 4, 5}")
+    assert patch != change.patch.read_text()
+    change.patch.write_text(patch)
+    facts = json.loads(change.metadata.read_text())
+    facts["patch_sha256"] = hashlib.sha256(patch.encode()).hexdigest()
+    facts["patch_cid"] = cid_of_bytes(patch.encode())
+    change.metadata.write_text(json.dumps(facts))
+    for path in (change.patch, change.metadata):
+        path.with_name(path.name + ".sig").unlink()
+        keyless = instance.sign(path.read_bytes(), FORGER)
+        path.with_name(path.name.removesuffix(".patch") + ".sigstore.json").write_text(
+            json.dumps(keyless)
+        )
+
+
+@pytest.mark.parametrize(
+    ("ssh", "pinned", "accepted", "reason"),
+    [
+        (True, None, False, ".patch.sig is missing: the patch has no SSH signature"),
+        (True, FORGER.repository, False, ".patch.sig is missing: the patch has no SSH signature"),
+        (False, None, False, "a sigstore bundle alone shows only that some GitHub Actions"),
+        (False, REPOSITORY, False, "GitHubWorkflowRepository does not match"),
+        # the protection off: trusting whatever repository signed, the forgery passes
+        (False, FORGER.repository, True, "sigstore: signed in GitHub Actions"),
+    ],
+)
+def test_stripped_ssh_signatures_and_a_foreign_sigstore_bundle_are_rejected(
+    signed: Signed,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ssh: bool,
+    pinned: str | None,
+    accepted: bool,
+    reason: str,
+) -> None:
+    change = signed.write()
+    instance = SigstoreInstance()
+    trust_private(instance, tmp_path, monkeypatch)
+    forge(change, instance)
+    found = verify_change(
+        locate_change(str(change.metadata)),
+        signed.repo,
+        signed.allowed if ssh else None,
+        IDENTITY,
+        pinned,
+    )
+    checks = {check.name: check for check in found}
+    assert all(c.ok for c in checks.values()) is accepted, checks
+    assert checks["patch sha256"].ok and checks["patch CID"].ok  # the digests were redone
+    assert reason in checks["patch signature"].detail
+    assert checks["metadata signature"].ok is accepted
+
+
+def test_verify_without_a_pinned_repository_names_the_flag(
+    signed: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    change = signed.write()
+    instance = SigstoreInstance()
+    trust = trust_private(instance, tmp_path, monkeypatch)
+    forge(change, instance)
+    env = {"SELFIMPROVE_SIGSTORE_TRUST_CONFIG": str(trust)}
+    args = ("verify", str(change.metadata), "--repo", str(signed.repo))
+    done = run_cli(*args, cwd=signed.repo, home=signed.request.home, env=env)
+    assert done.returncode == 2
+    assert "failed patch signature: a sigstore bundle alone shows only" in done.stderr
+    assert "pass --sigstore-repository OWNER/REPO" in done.stderr
+    assert "Traceback" not in done.stderr
+    # In Actions the running repository pins it; the forger's bundle then fails its check.
+    actions = env | {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY}
+    done = run_cli(*args, cwd=signed.repo, home=signed.request.home, env=actions)
+    assert done.returncode == 2
+    assert "GitHubWorkflowRepository does not match" in done.stdout
+
+
+def test_the_pinned_repository_comes_from_flag_env_config_then_actions(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    plain = make_repo({"a.py": ""}, name="plain")
+    assert sigstore_repository(None, str(plain)) is None
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/actions")
+    assert sigstore_repository(None, str(plain)) is None  # outside Actions it pins nothing
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert sigstore_repository(None, str(plain)) == "octo/actions"
+    root = make_repo({"pyproject.toml": '[tool.selfimprove]\nrepository = "octo/config"\n'})
+    assert sigstore_repository(None, str(root)) == "octo/config"
+    monkeypatch.setenv("SELFIMPROVE_SIGSTORE_REPOSITORY", "octo/env")
+    assert sigstore_repository(None, str(root)) == "octo/env"
+    assert sigstore_repository("octo/flag", str(root)) == "octo/flag"
+    with pytest.raises(UserError, match="a GitHub repository is owner/name, not 'octo'"):
+        sigstore_repository("octo", str(root))
+
+
+@pytest.mark.parametrize("name", ["../outside.patch", "sub/x.patch", "..", "", 7])
+def test_a_metadata_field_naming_a_path_is_a_clear_error(
+    signed: Signed, name: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    change = signed.write()
+    facts = json.loads(change.metadata.read_text())
+    facts["patch"] = name
+    change.metadata.write_text(json.dumps(facts))
+    with pytest.raises(UserError, match=r"names its patch .*: it must be a file name"):
+        locate_change(str(change.metadata))
+    facts["patch"] = change.patch.name
+    facts["reverse_patch"] = name
+    change.metadata.write_text(json.dumps(facts))
+    with pytest.raises(UserError, match=r"names its reverse patch .*without '/' or '\.\.'"):
+        locate_change(str(change.metadata))

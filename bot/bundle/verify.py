@@ -1,9 +1,15 @@
 """``selfimprove verify``: can a maintainer trust this bundle, before applying it?
 
 Every check runs and is reported on its own line, so one failure does not hide another:
-the signatures of the patch and of its metadata (SSH for a trusted identity, or a
-sigstore bundle made in GitHub Actions), the patch's sha256 and IPFS CID against the
-metadata, the reverse patch likewise, and the base commit being present in the repository.
+the signatures of the patch and of its metadata, the patch's sha256 and IPFS CID against
+the metadata, the reverse patch likewise, and the base commit being present in the
+repository.
+
+Trust cannot be downgraded. With a trust file (``allowed_signers``) configured, every
+file needs a valid SSH signature from it, and a sigstore bundle never stands in for a
+missing one. Without a trust file, a sigstore bundle vouches for a file only when it is
+pinned to the repository whose workflow must have signed it: any repository's workflow
+can make a valid bundle.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ from bot.signing.sigstore_verify import check_sigstore_bundle, expected_reposito
 NO_TRUST_FILE = (
     "no allowed_signers file to check it against: pass --allowed-signers, set "
     "SELFIMPROVE_ALLOWED_SIGNERS or git's gpg.ssh.allowedSignersFile"
+)
+NOT_PINNED = (
+    "a sigstore bundle alone shows only that some GitHub Actions workflow signed it: pass "
+    "--sigstore-repository OWNER/REPO (or set `repository` in [tool.selfimprove]) to name "
+    "the repository it must come from, or --allowed-signers to require SSH signatures"
 )
 
 
@@ -84,9 +95,20 @@ def locate_change(path: str) -> Change:
         raise UserError(f"cannot read bundle metadata {metadata}: {exc}") from None
     if not isinstance(facts, dict) or "patch" not in facts or "base_commit" not in facts:
         raise UserError(f"{metadata} is not selfimprove bundle metadata")
-    patch = metadata.with_name(str(facts["patch"]))
-    reverse = metadata.with_name(str(facts.get("reverse_patch", "")))
+    patch = metadata.with_name(_file_name(metadata, facts, "patch"))
+    reverse = metadata.with_name(_file_name(metadata, facts, "reverse_patch"))
     return Change(metadata, patch, reverse, facts)
+
+
+def _file_name(metadata: Path, facts: dict[str, Any], field: str) -> str:
+    """A file the metadata names beside itself: a plain name, never a path."""
+    name = facts.get(field)
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or ".." in name:
+        raise UserError(
+            f"{metadata.name} names its {field.replace('_', ' ')} {name!r}: it must be a file "
+            "name in the bundle's folder, without '/' or '..'"
+        )
+    return name
 
 
 def allowed_signers_path(flag: str | None, repo_root: Path) -> Path | None:
@@ -109,11 +131,14 @@ def allowed_signers_path(flag: str | None, repo_root: Path) -> Path | None:
     return path
 
 
-def _signature(data: bytes, sig: Path, trusted: Path | None, identity: str, what: str) -> Check:
+def _ssh(data: bytes, sig: Path, trusted: Path, identity: str, what: str) -> Check:
     if not sig.is_file():
-        return Check(f"{what} signature", False, f"{sig.name} is missing: the {what} is unsigned")
-    if trusted is None:
-        return Check(f"{what} signature", False, NO_TRUST_FILE)
+        return Check(
+            f"{what} signature",
+            False,
+            f"{sig.name} is missing: the {what} has no SSH signature, and with an "
+            "allowed_signers file nothing else (a sigstore bundle included) stands in for one",
+        )
     try:
         who = signing.verify(data, sig.read_text(), trusted, identity)
     except signing.SignatureError as exc:
@@ -124,19 +149,30 @@ def _signature(data: bytes, sig: Path, trusted: Path | None, identity: str, what
 def _signed(
     data: bytes, path: Path, trusted: Path | None, identity: str, repository: str | None, what: str
 ) -> list[Check]:
-    """The signature of one file: SSH when there is one to check, else its sigstore bundle.
+    """The signature of one file: SSH when a trust file is configured, else pinned sigstore.
 
-    A run in GitHub Actions may sign with sigstore only (no SSH key there); its bundle
-    then vouches for the file. When both exist both are checked, and both must hold.
+    With a trust file the SSH signature is required, and a sigstore bundle that is
+    present is checked as well (both must hold). Without one, a run in GitHub Actions
+    that signed with sigstore only (no SSH key there) is trusted through its bundle, if
+    the bundle is pinned to a repository.
     """
-    sig = path.with_name(path.name + ".sig")
+    name = f"{what} signature"
+    if trusted is not None:
+        keyless = check_sigstore_bundle(path, data, repository)
+        return [
+            _ssh(data, path.with_name(path.name + ".sig"), trusted, identity, what),
+            Check(f"{what} sigstore bundle", keyless.ok, keyless.detail),
+        ]
+    keyless_file = bundle_path(path)
+    if not keyless_file.is_file():
+        sig = path.with_name(path.name + ".sig")
+        if sig.is_file():
+            return [Check(name, False, NO_TRUST_FILE)]
+        return [Check(name, False, f"{sig.name} and {keyless_file.name} are missing: unsigned")]
+    if repository is None:
+        return [Check(name, False, NOT_PINNED)]
     keyless = check_sigstore_bundle(path, data, repository)
-    if bundle_path(path).is_file() and (not sig.is_file() or trusted is None):
-        return [Check(f"{what} signature", keyless.ok, f"sigstore: {keyless.detail}")]
-    return [
-        _signature(data, sig, trusted, identity, what),
-        Check(f"{what} sigstore bundle", keyless.ok, keyless.detail),
-    ]
+    return [Check(name, keyless.ok, f"sigstore: {keyless.detail}")]
 
 
 def _digests(data: bytes | None, facts: dict[str, Any], prefix: str, what: str) -> list[Check]:
@@ -166,10 +202,9 @@ def verify_change(
 ) -> list[Check]:
     """Every check of one change, passed or not.
 
-    The patch and the metadata each need a valid signature: SSH against ``trusted``, or
-    (when there is no SSH signature to check) a sigstore bundle (see
-    :mod:`bot.signing.sigstore_verify`). A sigstore bundle that is present is always checked;
-    its absence is reported but is not a failure.
+    The patch and the metadata each need a valid signature: SSH against ``trusted`` when
+    it is given, else a sigstore bundle pinned to ``sigstore_repository`` (see
+    :mod:`bot.signing.sigstore_verify`).
     """
     repository = expected_repository(sigstore_repository)
     patch = _read(change.patch)

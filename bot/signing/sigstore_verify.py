@@ -1,8 +1,11 @@
 """Check a change's ``<id>.sigstore.json`` offline, as ``sigstore verify github --offline`` does.
 
 The policy is the one the stock CLI builds: the certificate's OIDC issuer must be GitHub
-Actions and, when an expected repository is given (``--sigstore-repository owner/repo``
-or ``SELFIMPROVE_SIGSTORE_REPOSITORY``), its workflow-repository claim must equal it.
+Actions and, when an expected repository is given (``--sigstore-repository owner/repo``,
+``SELFIMPROVE_SIGSTORE_REPOSITORY``, ``repository`` in the config, or
+``GITHUB_REPOSITORY`` inside GitHub Actions), its workflow-repository claim must equal
+it. Without one, a bundle proves only that *some* workflow signed the file: that may
+back up an SSH signature, but never stands alone (see :mod:`bot.bundle.verify`).
 sigstore's own ``Verifier`` does the rest against the trusted root: the certificate
 chain at the log's integration time, its SCT, the Merkle inclusion proof and signed
 checkpoint, the inclusion promise, and the signature over the patch bytes.
@@ -42,9 +45,20 @@ class Outcome:
     detail: str
 
 
-def expected_repository(flag: str | None) -> str | None:
-    """The repository a sigstore bundle must come from: the flag, then the environment."""
-    return flag or os.environ.get(REPOSITORY_ENV) or None
+def expected_repository(flag: str | None, configured: str | None = None) -> str | None:
+    """The repository a sigstore bundle must come from, or None when nothing pins one.
+
+    The flag, ``SELFIMPROVE_SIGSTORE_REPOSITORY``, the config's ``repository``, then,
+    inside GitHub Actions only, the repository whose workflow is running.
+    """
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    return (
+        flag
+        or os.environ.get(REPOSITORY_ENV)
+        or configured
+        or (os.environ.get("GITHUB_REPOSITORY") if in_actions else None)
+        or None
+    )
 
 
 def check_sigstore_bundle(patch: Path, data: bytes, repository: str | None) -> Outcome:
