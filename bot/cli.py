@@ -5,27 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 
 from bot.bundle.apply import apply_change, rollback_change
 from bot.bundle.publish import Endpoints, pin_file, publish
-from bot.bundle.verify import allowed_signers_path, locate_change, require, verify_change
-from bot.config import Flags, build_request, default_signing_key, home_dir, locate
-from bot.core import atomic
+from bot.bundle.read import locate_change
+from bot.bundle.verify import allowed_signers_path, require, verify_change
+from bot.config import (
+    Flags,
+    build_request,
+    default_signing_key,
+    home_dir,
+    locate,
+    merge_request,
+)
+from bot.core import atomic, interrupt
 from bot.core.errors import UserError
 from bot.core.worktree import clean_stale
 from bot.flow.progress import Progress
-from bot.flow.run import run
 from bot.ipfs.fetch import Source, write_fetched
 from bot.report.render import print_report
-from bot.shards.merge import merge_bundles
-from bot.shards.plan import make_plan, shard_targets
 from bot.signing import ssh as signing
 from methods.registry import NAMES as METHOD_NAMES
 
@@ -155,11 +158,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _run(args: argparse.Namespace) -> int:
+    from bot.flow.run import run  # the flow brings the gates' statistics (scipy)
+    from bot.shards.plan import shard_targets
+
     targets = tuple(args.target)
     if args.plan or args.shard:
         targets = shard_targets(args.plan, args.shard, args.target)
@@ -203,6 +205,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from bot.shards.plan import make_plan
+
     flags = Flags(
         path=args.path,
         targets=tuple(args.target),
@@ -222,16 +226,18 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from bot.shards.merge import merge_bundles
+
     out = Path(args.out).expanduser().resolve()
     progress = Progress(Console(stderr=True, highlight=False))
-    outcome = merge_bundles(
-        [Path(b).expanduser() for b in args.bundles],
-        args.repo,
-        out,
-        progress,
+    flags = Flags(
+        path=args.repo,
         dry_run=args.dry_run,
         repository=args.repository,
         push_remote=args.push_remote,
+    )
+    outcome = merge_bundles(
+        [Path(b).expanduser() for b in args.bundles], out, progress, merge_request(flags)
     )
     if outcome.merged is not None:
         print(f"merged {len(outcome.choice.kept)} changes into {outcome.merged.patch}")
@@ -333,7 +339,6 @@ def _clean(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfimprove`` console script."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = _parser().parse_args(argv)
         handler = {
@@ -350,15 +355,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "action": _action,
             "serve": _serve,
         }[args.command]
-        return handler(args)
+        with interrupt.handled():
+            return handler(args)
     except UserError as exc:
         print(f"selfimprove: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("selfimprove: interrupted; worktrees removed, nothing half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,16 @@ from typing import Any
 import git
 import pytest
 
+from bot.bundle.read import find_changes
 from bot.bundle.write import write_change
+from bot.config import Flags, merge_request
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.flow.merge_rule import Proposal, choose, combine, overlap
 from bot.flow.progress import Progress
-from bot.shards.merge import find_changes, merge_bundles, same_base
+from bot.shards.merge import merge_bundles, same_base
 from bot.shards.plan import (
     Estimate,
     Plan,
@@ -303,11 +305,11 @@ def test_bundles_are_read_back_as_the_changes_they_hold(
     sample_bundle(repo, tmp_path / "s1" / "run", "f", edit(5), 2.0)
     sample_bundle(repo, tmp_path / "s2" / "run", "g", edit(30), 3.0)
     found = find_changes([tmp_path / "s1", tmp_path / "s2"])
-    assert [c.proposal.candidate.diff for c in found] == [
+    assert [c.candidate.diff for c in found] == [
         make_diff("m.py", BASE, edit(5)),
         make_diff("m.py", BASE, edit(30)),
     ]
-    assert [c.proposal.speedup for c in found] == [2.0, 3.0]
+    assert [c.speedup for c in found] == [2.0, 3.0]
     assert same_base(found) == (found[0].base_commit, ".")
 
 
@@ -350,7 +352,9 @@ def test_merge_keeps_the_faster_of_two_overlapping_bundles(
     sample_bundle(repo, tmp_path / "s1", "slow", edit(10), 1.2)
     fast = sample_bundle(repo, tmp_path / "s2", "fast", edit(11), 2.4)
     out = tmp_path / "merged"
-    outcome = merge_bundles([tmp_path / "s1", tmp_path / "s2"], str(repo), out, Progress())
+    outcome = merge_bundles(
+        [tmp_path / "s1", tmp_path / "s2"], out, Progress(), merge_request(Flags(str(repo)))
+    )
     assert outcome.merged is None and outcome.evaluations == []
     assert sorted(p.name for p in outcome.copied) == sorted(
         p.name for p in fast.parent.glob(fast.stem + ".*")
@@ -397,7 +401,9 @@ def test_a_whole_that_fails_keeps_the_parts_separate(
         SUM_FILES["pkg/b.py"],
     )
     out = tmp_path / "merged"
-    outcome = merge_bundles([tmp_path / "s1", tmp_path / "s2"], str(repo), out, Progress())
+    outcome = merge_bundles(
+        [tmp_path / "s1", tmp_path / "s2"], out, Progress(), merge_request(Flags(str(repo)))
+    )
     assert outcome.merged is None
     assert len(outcome.evaluations) == 1  # the first refusal ends the re-gating
     whole = outcome.evaluations[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import git
 
-from bot.bundle.verify import Change
+from bot.bundle.read import Change
 from bot.core.errors import UserError
 
 
