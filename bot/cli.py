@@ -8,12 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from bot.bundle.apply import apply_change, rollback_change
 from bot.bundle.publish import Endpoints, pin_file, publish
-from bot.bundle.read import locate_change
+from bot.bundle.read import Change, locate_change
 from bot.bundle.verify import allowed_signers_path, require, verify_change
 from bot.config import (
     Flags,
@@ -21,7 +22,7 @@ from bot.config import (
     default_signing_key,
     home_dir,
     locate,
-    merge_request,
+    request_at,
 )
 from bot.core import atomic, interrupt
 from bot.core.errors import UserError
@@ -69,7 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--max-targets", type=int, metavar="N", help="how many hot functions")
     run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
     run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
-    run_cmd.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
     run_cmd.add_argument(
         "--llm",
         metavar="SPEC",
@@ -77,30 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--plan", metavar="FILE", help="a `selfimprove plan` file ('-': stdin)")
     run_cmd.add_argument("--shard", metavar="I/N", help="run only shard I of N of the --plan")
-    run_cmd.add_argument(
-        "--sigstore",
-        action="store_true",
-        default=None,
-        help="also sign each patch keylessly with the ambient OIDC identity (GitHub Actions)",
-    )
-    run_cmd.add_argument(
-        "--repository",
-        metavar="OWNER/NAME",
-        help="open the draft pull request here (default: GITHUB_REPOSITORY; not with --dry-run)",
-    )
-    run_cmd.add_argument(
-        "--push-remote", metavar="REMOTE", help="git remote or URL for the PR branch (origin)"
-    )
-    for command in (
-        run_cmd,
-        pin := commands.add_parser("pin", help="pin a bundle's patch to IPFS"),
-    ):
-        command.add_argument(
-            "--ipfs-api", metavar="URL", help="Kubo RPC API, e.g. http://127.0.0.1:5001"
-        )
-        command.add_argument(
-            "--pinning-endpoint", metavar="URL", help="IPFS Pinning Service API endpoint"
-        )
+    _delivery_options(run_cmd)
+    pin = commands.add_parser("pin", help="pin a bundle's patch to IPFS")
+    _ipfs_options(pin)
     pin.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
     fetch = commands.add_parser("fetch", help="get a patch by CID and check it before writing")
     fetch.add_argument("cid")
@@ -126,8 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument(
         "--dry-run", action="store_true", help="write the merged bundle only, open no pull request"
     )
-    merge.add_argument("--repository", metavar="OWNER/NAME", help="open the draft PR there")
-    merge.add_argument("--push-remote", metavar="REMOTE", help="git remote for the PR branch")
+    _delivery_options(merge)
+    deliver = commands.add_parser(
+        "deliver", help="verify a bundle made elsewhere, then open or update its draft PR"
+    )
+    deliver.add_argument("bundle", metavar="BUNDLE_DIR", help="the folder a run or merge wrote")
+    deliver.add_argument("--repo", default=".", help="the repository (default: here)")
+    _trust_options(deliver)
+    _github_options(deliver)
     commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
     serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -148,14 +133,58 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
         command.add_argument("--repo", default=".", help="the repository (default: here)")
-        command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
-        command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
-        command.add_argument(
-            "--sigstore-repository",
-            metavar="OWNER/REPO",
-            help="a <id>.sigstore.json must come from a GitHub Actions workflow of this repository",
-        )
+        _trust_options(command)
     return parser
+
+
+def _github_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="open the draft pull request here (default: GITHUB_REPOSITORY; not with --dry-run)",
+    )
+    command.add_argument(
+        "--push-remote", metavar="REMOTE", help="git remote or URL for the PR branch (origin)"
+    )
+
+
+def _ipfs_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ipfs-api", metavar="URL", help="Kubo RPC API, e.g. http://127.0.0.1:5001"
+    )
+    command.add_argument(
+        "--pinning-endpoint", metavar="URL", help="IPFS Pinning Service API endpoint"
+    )
+
+
+def _delivery_options(command: argparse.ArgumentParser) -> None:
+    """What the delivery step needs, the same for every command that delivers (run, merge)."""
+    command.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
+    command.add_argument(
+        "--sigstore",
+        action="store_true",
+        default=None,
+        help="also sign each patch keylessly with the ambient OIDC identity (GitHub Actions)",
+    )
+    _github_options(command)
+    _ipfs_options(command)
+
+
+def _delivery_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Flags` fields that :func:`_delivery_options` filled."""
+    names = ("signing_key", "sigstore", "repository", "push_remote", "ipfs_api", "pinning_endpoint")
+    return {name: getattr(args, name) for name in names}
+
+
+def _trust_options(command: argparse.ArgumentParser) -> None:
+    """Whom a bundle must come from: every command that checks one before using it."""
+    command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
+    command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
+    command.add_argument(
+        "--sigstore-repository",
+        metavar="OWNER/REPO",
+        help="a <id>.sigstore.json must come from a GitHub Actions workflow of this repository",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -177,13 +206,8 @@ def _run(args: argparse.Namespace) -> int:
         interpreter=args.interpreter,
         test_command=args.test_command,
         max_targets=args.max_targets,
-        signing_key=args.signing_key,
-        ipfs_api=args.ipfs_api,
-        pinning_endpoint=args.pinning_endpoint,
-        sigstore=args.sigstore,
         llm=args.llm,
-        repository=args.repository,
-        push_remote=args.push_remote,
+        **_delivery_flags(args),
     )
     request = build_request(flags)
     err = Console(stderr=True, highlight=False)
@@ -230,14 +254,9 @@ def _merge(args: argparse.Namespace) -> int:
 
     out = Path(args.out).expanduser().resolve()
     progress = Progress(Console(stderr=True, highlight=False))
-    flags = Flags(
-        path=args.repo,
-        dry_run=args.dry_run,
-        repository=args.repository,
-        push_remote=args.push_remote,
-    )
+    flags = Flags(path=args.repo, dry_run=args.dry_run, **_delivery_flags(args))
     outcome = merge_bundles(
-        [Path(b).expanduser() for b in args.bundles], out, progress, merge_request(flags)
+        [Path(b).expanduser() for b in args.bundles], out, progress, request_at(flags)
     )
     if outcome.merged is not None:
         print(f"merged {len(outcome.choice.kept)} changes into {outcome.merged.patch}")
@@ -248,6 +267,59 @@ def _merge(args: argparse.Namespace) -> int:
     for note in outcome.notes:
         print(f"note: {note}")
     return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    """Verify every change of a bundle made elsewhere, then deliver it as ``run`` would."""
+    from bot.bundle.read import find_changes, same_base
+    from bot.flow.deliver import deliver_bundle
+
+    folder = Path(args.bundle).expanduser().resolve()
+    changes = find_changes([folder])
+    if not changes:
+        raise UserError(f"no change to deliver in {folder} (no <id>.json beside a <id>.patch)")
+    base_commit, project = same_base(changes)
+    root = locate(args.repo).repo_root
+    for change in changes:
+        _check_trust(args, locate_change(str(change.metadata)), root)
+    made_by = changes[0].facts.get("run") or {}
+    flags = Flags(
+        path=args.repo,
+        dry_run=False,
+        method=made_by.get("method"),
+        repository=args.repository,
+        push_remote=args.push_remote,
+    )
+    specs = tuple(str(t) for t in made_by.get("targets", []))
+    request = request_at(flags)(project, base_commit, specs, folder)
+    if request.github_repository is None:
+        raise UserError(
+            "no GitHub repository to deliver to: pass --repository OWNER/NAME "
+            "(or set GITHUB_REPOSITORY)"
+        )
+    progress = Progress(Console(stderr=True, highlight=False))
+    result = deliver_bundle(request, [c.delivered() for c in changes], progress, folder.name)
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.pull_request is None:
+        print(f"not delivered; the bundle in {folder} is intact: run this again later")
+        return EXIT_NOT_DONE
+    print(f"pull request #{result.pull_request.number}: {result.pull_request.url}")
+    return 0
+
+
+def _check_trust(args: argparse.Namespace, change: Change, root: Path) -> None:
+    """Every check of ``verify``, printed; a failed one is a :class:`UserError`."""
+    checks = verify_change(
+        change,
+        root,
+        allowed_signers_path(args.allowed_signers, root),
+        args.identity,
+        sigstore_repository=args.sigstore_repository,
+    )
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    require(checks, change)
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -263,16 +335,7 @@ def _keygen(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     change = locate_change(args.bundle)
     root = locate(args.repo).repo_root
-    checks = verify_change(
-        change,
-        root,
-        allowed_signers_path(args.allowed_signers, root),
-        args.identity,
-        sigstore_repository=args.sigstore_repository,
-    )
-    for check in checks:
-        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
-    require(checks, change)
+    _check_trust(args, change, root)
     if args.command == "verify":
         print(f"{change.id}: verified")
         return 0
@@ -346,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "clean": _clean,
             "plan": _plan,
             "merge": _merge,
+            "deliver": _deliver,
             "keygen": _keygen,
             "verify": _verify,
             "apply": _verify,

@@ -239,11 +239,11 @@ def build_request(flags: Flags) -> Request:
     )
 
 
-def merge_request(flags: Flags) -> Callable[[str, str, tuple[str, ...], Path], Request]:
-    """How ``merge`` gets its Request once it has read the bundles (see bot.shards.merge).
+def request_at(flags: Flags) -> Callable[[str, str, tuple[str, ...], Path], Request]:
+    """The Request of a command that starts from bundles (``merge``, ``deliver``).
 
-    The project folder and base commit come from the bundles; the targets are the union
-    of the parts'; everything else (config, signing, GitHub) from ``flags`` as for a run.
+    The project folder and base commit come from the bundles, the targets from what they
+    hold; everything else (config, signing, GitHub) from ``flags`` as for a run.
     """
     root = locate(flags.path).repo_root
 

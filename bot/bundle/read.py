@@ -15,6 +15,8 @@ from typing import Any
 
 from bot.core.candidate import Candidate, Target
 from bot.core.errors import UserError
+from bot.core.evaluation import Evaluation, GateResult
+from bot.report.results import Delivered
 
 # What follows ``<id>`` in the name of each file of a change, longest first.
 SUFFIXES = (
@@ -78,10 +80,26 @@ class BundledChange:
     """A change read back from a bundle as a candidate, with the facts a merge needs."""
 
     candidate: Candidate
-    speedup: float
+    speedup: float  # 0.0 for a change with nothing to time (tests only)
     base_commit: str
     project: str
     metadata: Path
+    evaluation: Evaluation  # the gate verdicts as the run recorded them
+    facts: dict[str, Any]
+
+    def delivered(self) -> Delivered:
+        """The change as the delivery step takes it: its evaluation and bundle files."""
+        facts = self.facts
+        signature = self.metadata.with_name(str(facts["patch"]) + ".sig")
+        return Delivered(
+            self.evaluation,
+            self.metadata.with_name(str(facts["patch"])),
+            self.metadata.with_name(str(facts["reverse_patch"])),
+            self.metadata,
+            str(facts["patch_sha256"]),
+            str(facts["patch_cid"]),
+            signature if signature.is_file() else None,
+        )
 
 
 def find_changes(folders: list[Path]) -> list[BundledChange]:
@@ -94,6 +112,24 @@ def find_changes(folders: list[Path]) -> list[BundledChange]:
             if metadata.with_suffix(".patch").is_file():
                 found.append(read_change(metadata))
     return found
+
+
+def same_base(changes: list[BundledChange]) -> tuple[str, str]:
+    """The one base commit and project of all changes; refuse a mix."""
+    bases = {c.base_commit for c in changes}
+    if len(bases) > 1:
+        named = ", ".join(
+            f"{base[:12]} ({next(c.metadata.name for c in changes if c.base_commit == base)})"
+            for base in sorted(bases)
+        )
+        raise UserError(
+            f"the bundles come from different base commits ({named}): "
+            "only shards of one plan, run on one commit, can be merged"
+        )
+    projects = {c.project for c in changes}
+    if len(projects) > 1:
+        raise UserError(f"the bundles come from different projects: {', '.join(sorted(projects))}")
+    return bases.pop(), projects.pop()
 
 
 def files_of(metadata: Path) -> list[Path]:
@@ -112,8 +148,20 @@ def read_change(metadata: Path) -> BundledChange:
         repo_file = str(facts["file"])
         method, generator, rule = (str(facts[k]) for k in ("method", "generator", "rule"))
         description = str(facts.get("description", ""))
-        speedup = float(facts["timing"]["ratio"])
+        timing = dict(facts.get("timing") or {})
+        speedup = float(timing.get("ratio", 0.0))
         base_commit = str(facts["base_commit"])
+        gates = tuple(
+            GateResult(
+                str(g["gate"]),
+                bool(g["passed"]),
+                float(g["seconds"]),
+                str(g["reason"]),
+                timing if g["gate"] == "performance" else {},
+            )
+            for g in facts["gates"]
+        )
+        provenance = {str(k): str(v) for k, v in dict(facts.get("provenance") or {}).items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{metadata} is not readable bundle metadata: {exc}") from None
     if hashlib.sha256(patch).hexdigest() != facts.get("patch_sha256"):
@@ -131,8 +179,10 @@ def read_change(metadata: Path) -> BundledChange:
         generator=generator,
         rule=rule,
         description=description,
+        provenance=provenance,
     )
-    return BundledChange(candidate, speedup, base_commit, project, metadata)
+    evaluation = Evaluation(candidate, gates, len(gates))
+    return BundledChange(candidate, speedup, base_commit, project, metadata, evaluation, facts)
 
 
 def diff_of(patch: str) -> str:

@@ -20,7 +20,7 @@ from bot.core.evaluation import Evaluation
 from bot.core.request import Request
 from bot.flow.progress import Progress
 from bot.report.render import markdown
-from bot.report.results import RunResult
+from bot.report.results import Delivered, RunResult
 from bot.signing.sigstore_sign import sign_patches
 
 
@@ -72,6 +72,22 @@ def deliver(
         )
         ledger.record(ledgers, result.run_id, request.base_commit, evaluation, decision)
     atomic.write_text(folder / "report.md", markdown(result))
+
+
+def deliver_bundle(
+    request: Request, delivered: list[Delivered], progress: Progress, run_id: str
+) -> RunResult:
+    """Open or update the draft PR of a bundle made (and verified) elsewhere; no project code runs.
+
+    The same pull-request step as a run's, so the branch, the body and the idempotence are
+    the same: a re-run updates, a bundle that fell back earlier is delivered now.
+    """
+    interrupt.check()
+    result = RunResult(run_id=run_id, request=request, bundle_dir=request.output_dir)
+    result.evaluations = [d.evaluation for d in delivered]
+    result.delivered = list(delivered)
+    _open_pull_request(request, result, progress)
+    return result
 
 
 def _note(result: RunResult, progress: Progress, text: str) -> None:

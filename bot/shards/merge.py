@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.bundle import ledger
-from bot.bundle.read import BundledChange, files_of, find_changes
+from bot.bundle.read import files_of, find_changes, same_base
 from bot.core import atomic
-from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
 from bot.flow.characterize import prepare
@@ -33,7 +32,7 @@ from bot.report.results import Delivered, PullRef, RunResult
 
 # The project's Request at the bundles' base: (project folder relative to the repository,
 # base commit, target specs, output folder) -> Request. The entry point that knows the
-# flags and the config builds it (``bot.config.merge_request``).
+# flags and the config builds it (``bot.config.request_at``).
 RequestMaker = Callable[[str, str, tuple[str, ...], Path], Request]
 
 
@@ -47,24 +46,6 @@ class MergeOutcome:
     copied: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     pull_request: PullRef | None = None
-
-
-def same_base(changes: list[BundledChange]) -> tuple[str, str]:
-    """The one base commit and project of all changes; refuse a mix."""
-    bases = {c.base_commit for c in changes}
-    if len(bases) > 1:
-        named = ", ".join(
-            f"{base[:12]} ({next(c.metadata.name for c in changes if c.base_commit == base)})"
-            for base in sorted(bases)
-        )
-        raise UserError(
-            f"the bundles come from different base commits ({named}): "
-            "only shards of one plan, run on one commit, can be merged"
-        )
-    projects = {c.project for c in changes}
-    if len(projects) > 1:
-        raise UserError(f"the bundles come from different projects: {', '.join(sorted(projects))}")
-    return bases.pop(), projects.pop()
 
 
 def merge_bundles(
