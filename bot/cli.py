@@ -8,30 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from bot.bundle.apply import apply_change, rollback_change
-from bot.bundle.publish import Endpoints, pin_file, publish
-from bot.bundle.read import Change, locate_change
-from bot.bundle.verify import allowed_signers_path, require, verify_change
-from bot.config import (
-    Flags,
-    build_request,
-    default_signing_key,
-    home_dir,
-    locate,
-    request_at,
-)
 from bot.core import atomic, interrupt
 from bot.core.errors import UserError
-from bot.core.worktree import clean_stale
-from bot.flow.progress import Progress
-from bot.ipfs.fetch import Source, write_fetched
-from bot.report.render import print_report
-from bot.signing import ssh as signing
 from methods.registry import NAMES as METHOD_NAMES
+
+if TYPE_CHECKING:
+    from bot.bundle.read import Change
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -188,7 +172,12 @@ def _trust_options(command: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, build_request
+    from bot.flow.progress import Progress
     from bot.flow.run import run  # the flow brings the gates' statistics (scipy)
+    from bot.report.render import print_report
     from bot.shards.plan import shard_targets
 
     targets = tuple(args.target)
@@ -229,6 +218,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, build_request
+    from bot.flow.progress import Progress
     from bot.shards.plan import make_plan
 
     flags = Flags(
@@ -250,6 +243,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, request_at
+    from bot.flow.progress import Progress
     from bot.shards.merge import merge_bundles
 
     out = Path(args.out).expanduser().resolve()
@@ -271,8 +268,12 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     """Verify every change of a bundle made elsewhere, then deliver it as ``run`` would."""
-    from bot.bundle.read import find_changes, same_base
+    from rich.console import Console
+
+    from bot.bundle.read import find_changes, locate_change, same_base
+    from bot.config import Flags, locate, request_at
     from bot.flow.deliver import deliver_bundle
+    from bot.flow.progress import Progress
 
     folder = Path(args.bundle).expanduser().resolve()
     changes = find_changes([folder])
@@ -310,6 +311,8 @@ def _deliver(args: argparse.Namespace) -> int:
 
 def _check_trust(args: argparse.Namespace, change: Change, root: Path) -> None:
     """Every check of ``verify``, printed; a failed one is a :class:`UserError`."""
+    from bot.bundle.verify import allowed_signers_path, require, verify_change
+
     checks = verify_change(
         change,
         root,
@@ -323,6 +326,9 @@ def _check_trust(args: argparse.Namespace, change: Change, root: Path) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    from bot.config import default_signing_key
+    from bot.signing import ssh as signing
+
     path = Path(args.path).expanduser() if args.path else default_signing_key()
     path.parent.mkdir(parents=True, exist_ok=True)
     line = signing.generate_key(path, args.identity)
@@ -333,6 +339,10 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from bot.bundle.apply import apply_change, rollback_change
+    from bot.bundle.read import locate_change
+    from bot.config import locate
+
     change = locate_change(args.bundle)
     root = locate(args.repo).repo_root
     _check_trust(args, change, root)
@@ -348,6 +358,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace) -> int:
+    from bot.bundle.publish import Endpoints, pin_file, publish
+    from bot.bundle.read import locate_change
+
     change = locate_change(args.bundle)
     records = publish(change, Endpoints.from_env(args.ipfs_api, args.pinning_endpoint))
     for record in records:
@@ -359,6 +372,8 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from bot.ipfs.fetch import Source, write_fetched
+
     source = Source.kubo(args.source) if args.kubo else Source.gateway(args.source)
     path = write_fetched(args.cid, source, Path(args.out).expanduser())
     print(f"wrote {path}: its bytes match {args.cid}")
@@ -392,6 +407,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from bot.config import home_dir, locate
+    from bot.core.worktree import clean_stale
+
     checkout = locate(args.path)
     removed = clean_stale(checkout.repo_root, home_dir())
     print(f"removed {len(removed)} stale worktree(s)")
@@ -402,6 +420,11 @@ def _clean(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfimprove`` console script."""
+    with interrupt.handled():  # first thing: a Ctrl-C from here on is clean
+        return _dispatch(argv)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
         handler = {
@@ -419,8 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "action": _action,
             "serve": _serve,
         }[args.command]
-        with interrupt.handled():
-            return handler(args)
+        return handler(args)
     except UserError as exc:
         print(f"selfimprove: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
