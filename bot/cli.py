@@ -5,36 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from bot.bundle.apply import apply_change, rollback_change
-from bot.bundle.publish import Endpoints, pin_file, publish
-from bot.bundle.verify import allowed_signers_path, locate_change, require, verify_change
-from bot.config import (
-    Flags,
-    build_request,
-    default_signing_key,
-    home_dir,
-    locate,
-    sigstore_repository,
-)
-from bot.core import atomic
+from bot.core import atomic, interrupt
 from bot.core.errors import UserError
-from bot.core.worktree import clean_stale
-from bot.flow.progress import Progress
-from bot.flow.run import run
-from bot.ipfs.fetch import Source, write_fetched
-from bot.report.render import print_report
-from bot.shards.merge import merge_bundles
-from bot.shards.plan import make_plan, shard_targets
-from bot.signing import ssh as signing
 from methods.registry import NAMES as METHOD_NAMES
+
+if TYPE_CHECKING:
+    from bot.bundle.read import Change
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -73,7 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--max-targets", type=int, metavar="N", help="how many hot functions")
     run_cmd.add_argument("--interpreter", metavar="PYTHON", help="the target's Python")
     run_cmd.add_argument("--test-command", metavar="CMD", help="how to run the target's tests")
-    run_cmd.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
     run_cmd.add_argument(
         "--llm",
         metavar="SPEC",
@@ -81,30 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--plan", metavar="FILE", help="a `selfimprove plan` file ('-': stdin)")
     run_cmd.add_argument("--shard", metavar="I/N", help="run only shard I of N of the --plan")
-    run_cmd.add_argument(
-        "--sigstore",
-        action="store_true",
-        default=None,
-        help="also sign each patch keylessly with the ambient OIDC identity (GitHub Actions)",
-    )
-    run_cmd.add_argument(
-        "--repository",
-        metavar="OWNER/NAME",
-        help="open the draft pull request here (default: GITHUB_REPOSITORY; not with --dry-run)",
-    )
-    run_cmd.add_argument(
-        "--push-remote", metavar="REMOTE", help="git remote or URL for the PR branch (origin)"
-    )
-    for command in (
-        run_cmd,
-        pin := commands.add_parser("pin", help="pin a bundle's patch to IPFS"),
-    ):
-        command.add_argument(
-            "--ipfs-api", metavar="URL", help="Kubo RPC API, e.g. http://127.0.0.1:5001"
-        )
-        command.add_argument(
-            "--pinning-endpoint", metavar="URL", help="IPFS Pinning Service API endpoint"
-        )
+    _delivery_options(run_cmd)
+    pin = commands.add_parser("pin", help="pin a bundle's patch to IPFS")
+    _ipfs_options(pin)
     pin.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
     fetch = commands.add_parser("fetch", help="get a patch by CID and check it before writing")
     fetch.add_argument("cid")
@@ -130,8 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument(
         "--dry-run", action="store_true", help="write the merged bundle only, open no pull request"
     )
-    merge.add_argument("--repository", metavar="OWNER/NAME", help="open the draft PR there")
-    merge.add_argument("--push-remote", metavar="REMOTE", help="git remote for the PR branch")
+    _delivery_options(merge)
+    deliver = commands.add_parser(
+        "deliver", help="verify a bundle made elsewhere, then open or update its draft PR"
+    )
+    deliver.add_argument("bundle", metavar="BUNDLE_DIR", help="the folder a run or merge wrote")
+    deliver.add_argument("--repo", default=".", help="the repository (default: here)")
+    _trust_options(deliver)
+    _github_options(deliver)
     commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
     serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -152,21 +117,69 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
         command.add_argument("--repo", default=".", help="the repository (default: here)")
-        command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
-        command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
-        command.add_argument(
-            "--sigstore-repository",
-            metavar="OWNER/REPO",
-            help="a <id>.sigstore.json must come from a GitHub Actions workflow of this repository",
-        )
+        _trust_options(command)
     return parser
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _github_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="open the draft pull request here (default: GITHUB_REPOSITORY; not with --dry-run)",
+    )
+    command.add_argument(
+        "--push-remote", metavar="REMOTE", help="git remote or URL for the PR branch (origin)"
+    )
+
+
+def _ipfs_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ipfs-api", metavar="URL", help="Kubo RPC API, e.g. http://127.0.0.1:5001"
+    )
+    command.add_argument(
+        "--pinning-endpoint", metavar="URL", help="IPFS Pinning Service API endpoint"
+    )
+
+
+def _delivery_options(command: argparse.ArgumentParser) -> None:
+    """What the delivery step needs, the same for every command that delivers (run, merge)."""
+    command.add_argument("--signing-key", metavar="FILE", help="ed25519 key that signs the bundle")
+    command.add_argument(
+        "--sigstore",
+        action="store_true",
+        default=None,
+        help="also sign each patch keylessly with the ambient OIDC identity (GitHub Actions)",
+    )
+    _github_options(command)
+    _ipfs_options(command)
+
+
+def _delivery_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Flags` fields that :func:`_delivery_options` filled."""
+    names = ("signing_key", "sigstore", "repository", "push_remote", "ipfs_api", "pinning_endpoint")
+    return {name: getattr(args, name) for name in names}
+
+
+def _trust_options(command: argparse.ArgumentParser) -> None:
+    """Whom a bundle must come from: every command that checks one before using it."""
+    command.add_argument("--allowed-signers", metavar="FILE", help="trusted keys")
+    command.add_argument("--identity", default=DEFAULT_IDENTITY, help="expected signer")
+    command.add_argument(
+        "--sigstore-repository",
+        metavar="OWNER/REPO",
+        help="a <id>.sigstore.json must come from a GitHub Actions workflow of this repository",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, build_request
+    from bot.flow.progress import Progress
+    from bot.flow.run import run  # the flow brings the gates' statistics (scipy)
+    from bot.report.render import print_report
+    from bot.shards.plan import shard_targets
+
     targets = tuple(args.target)
     if args.plan or args.shard:
         targets = shard_targets(args.plan, args.shard, args.target)
@@ -182,13 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         interpreter=args.interpreter,
         test_command=args.test_command,
         max_targets=args.max_targets,
-        signing_key=args.signing_key,
-        ipfs_api=args.ipfs_api,
-        pinning_endpoint=args.pinning_endpoint,
-        sigstore=args.sigstore,
         llm=args.llm,
-        repository=args.repository,
-        push_remote=args.push_remote,
+        **_delivery_flags(args),
     )
     request = build_request(flags)
     err = Console(stderr=True, highlight=False)
@@ -210,6 +218,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, build_request
+    from bot.flow.progress import Progress
+    from bot.shards.plan import make_plan
+
     flags = Flags(
         path=args.path,
         targets=tuple(args.target),
@@ -229,16 +243,17 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.config import Flags, request_at
+    from bot.flow.progress import Progress
+    from bot.shards.merge import merge_bundles
+
     out = Path(args.out).expanduser().resolve()
     progress = Progress(Console(stderr=True, highlight=False))
+    flags = Flags(path=args.repo, dry_run=args.dry_run, **_delivery_flags(args))
     outcome = merge_bundles(
-        [Path(b).expanduser() for b in args.bundles],
-        args.repo,
-        out,
-        progress,
-        dry_run=args.dry_run,
-        repository=args.repository,
-        push_remote=args.push_remote,
+        [Path(b).expanduser() for b in args.bundles], out, progress, request_at(flags)
     )
     if outcome.merged is not None:
         print(f"merged {len(outcome.choice.kept)} changes into {outcome.merged.patch}")
@@ -251,19 +266,54 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keygen(args: argparse.Namespace) -> int:
-    path = Path(args.path).expanduser() if args.path else default_signing_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = signing.generate_key(path, args.identity)
-    print(f"wrote {path} and {path}.pub")
-    print("add this line to the allowed_signers file of everyone who verifies bundles:")
-    print(line)
+def _deliver(args: argparse.Namespace) -> int:
+    """Verify every change of a bundle made elsewhere, then deliver it as ``run`` would."""
+    from rich.console import Console
+
+    from bot.bundle.read import find_changes, locate_change, same_base
+    from bot.config import Flags, locate, request_at
+    from bot.flow.deliver import deliver_bundle
+    from bot.flow.progress import Progress
+
+    folder = Path(args.bundle).expanduser().resolve()
+    changes = find_changes([folder])
+    if not changes:
+        raise UserError(f"no change to deliver in {folder} (no <id>.json beside a <id>.patch)")
+    base_commit, project = same_base(changes)
+    root = locate(args.repo).repo_root
+    for change in changes:
+        _check_trust(args, locate_change(str(change.metadata)), root)
+    made_by = changes[0].facts.get("run") or {}
+    flags = Flags(
+        path=args.repo,
+        dry_run=False,
+        method=made_by.get("method"),
+        repository=args.repository,
+        push_remote=args.push_remote,
+    )
+    specs = tuple(str(t) for t in made_by.get("targets", []))
+    request = request_at(flags)(project, base_commit, specs, folder)
+    if request.github_repository is None:
+        raise UserError(
+            "no GitHub repository to deliver to: pass --repository OWNER/NAME "
+            "(or set GITHUB_REPOSITORY)"
+        )
+    progress = Progress(Console(stderr=True, highlight=False))
+    result = deliver_bundle(request, [c.delivered() for c in changes], progress, folder.name)
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.pull_request is None:
+        print(f"not delivered; the bundle in {folder} is intact: run this again later")
+        return EXIT_NOT_DONE
+    print(f"pull request #{result.pull_request.number}: {result.pull_request.url}")
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    change = locate_change(args.bundle)
-    root = locate(args.repo).repo_root
+def _check_trust(args: argparse.Namespace, change: Change, root: Path) -> None:
+    """Every check of ``verify``, printed; a failed one is a :class:`UserError`."""
+    from bot.bundle.verify import allowed_signers_path, require, verify_change
+    from bot.config import sigstore_repository
+
     checks = verify_change(
         change,
         root,
@@ -274,6 +324,29 @@ def _verify(args: argparse.Namespace) -> int:
     for check in checks:
         print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     require(checks, change)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from bot.config import default_signing_key
+    from bot.signing import ssh as signing
+
+    path = Path(args.path).expanduser() if args.path else default_signing_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = signing.generate_key(path, args.identity)
+    print(f"wrote {path} and {path}.pub")
+    print("add this line to the allowed_signers file of everyone who verifies bundles:")
+    print(line)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from bot.bundle.apply import apply_change, rollback_change
+    from bot.bundle.read import locate_change
+    from bot.config import locate
+
+    change = locate_change(args.bundle)
+    root = locate(args.repo).repo_root
+    _check_trust(args, change, root)
     if args.command == "verify":
         print(f"{change.id}: verified")
         return 0
@@ -286,6 +359,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace) -> int:
+    from bot.bundle.publish import Endpoints, pin_file, publish
+    from bot.bundle.read import locate_change
+
     change = locate_change(args.bundle)
     records = publish(change, Endpoints.from_env(args.ipfs_api, args.pinning_endpoint))
     for record in records:
@@ -297,6 +373,8 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from bot.ipfs.fetch import Source, write_fetched
+
     source = Source.kubo(args.source) if args.kubo else Source.gateway(args.source)
     path = write_fetched(args.cid, source, Path(args.out).expanduser())
     print(f"wrote {path}: its bytes match {args.cid}")
@@ -310,6 +388,7 @@ def _action(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from bot.config import home_dir
     from bot.github.server import ServeSettings, serve
     from bot.github.webhook import require_secret
 
@@ -331,6 +410,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from bot.config import home_dir, locate
+    from bot.core.worktree import clean_stale
+
     checkout = locate(args.path)
     removed = clean_stale(checkout.repo_root, home_dir())
     print(f"removed {len(removed)} stale worktree(s)")
@@ -341,7 +423,11 @@ def _clean(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfimprove`` console script."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    with interrupt.handled():  # first thing: a Ctrl-C from here on is clean
+        return _dispatch(argv)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
         handler = {
@@ -349,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "clean": _clean,
             "plan": _plan,
             "merge": _merge,
+            "deliver": _deliver,
             "keygen": _keygen,
             "verify": _verify,
             "apply": _verify,
@@ -365,8 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("selfimprove: interrupted; worktrees removed, nothing half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

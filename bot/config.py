@@ -13,7 +13,7 @@ import shlex
 import shutil
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -238,6 +238,28 @@ def build_request(flags: Flags) -> Request:
             else ()
         ),
     )
+
+
+def request_at(flags: Flags) -> Callable[[str, str, tuple[str, ...], Path], Request]:
+    """The Request of a command that starts from bundles (``merge``, ``deliver``).
+
+    The project folder and base commit come from the bundles, the targets from what they
+    hold; everything else (config, signing, GitHub) from ``flags`` as for a run.
+    """
+    root = locate(flags.path).repo_root
+
+    def make(project: str, base_commit: str, specs: tuple[str, ...], out: Path) -> Request:
+        try:
+            git.Repo(root).git.cat_file("-e", f"{base_commit}^{{commit}}")
+        except git.GitCommandError:
+            raise UserError(
+                f"the bundles' base commit {base_commit[:12]} is not in {root}"
+            ) from None
+        project_dir = root if project == "." else root / project
+        request = build_request(dataclasses.replace(flags, path=str(project_dir), targets=specs))
+        return dataclasses.replace(request, base_commit=base_commit, output_dir=out, warnings=())
+
+    return make
 
 
 def parse_target(text: str) -> TargetSpec:

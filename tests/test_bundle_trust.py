@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.bundle import apply
-from bot.bundle.verify import locate_change, verify_change
+from bot.bundle.read import locate_change
+from bot.bundle.verify import verify_change
 from bot.bundle.write import write_change
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff, new_file_diff

@@ -17,14 +17,17 @@ from typing import Any
 import git
 import pytest
 
+from bot.bundle.read import find_changes, locate_change, same_base
+from bot.bundle.verify import verify_change
 from bot.bundle.write import write_change
+from bot.config import Flags, request_at
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.flow.merge_rule import Proposal, choose, combine, overlap
 from bot.flow.progress import Progress
-from bot.shards.merge import find_changes, merge_bundles, same_base
+from bot.shards.merge import merge_bundles
 from bot.shards.plan import (
     Estimate,
     Plan,
@@ -35,8 +38,11 @@ from bot.shards.plan import (
     shard_targets,
     split,
 )
+from bot.signing import ssh
 from tests.conftest import CLI, cli_env, commit_files, make_request, run_cli
 from tests.github.rest_standin import GitHubStandIn
+from tests.ipfs_servers import KuboNode
+from tests.sigstore_instance import SigstoreServices, Workflow
 
 GATES = ("syntax", "style", "security", "types", "unit", "integration", "performance")
 
@@ -303,11 +309,11 @@ def test_bundles_are_read_back_as_the_changes_they_hold(
     sample_bundle(repo, tmp_path / "s1" / "run", "f", edit(5), 2.0)
     sample_bundle(repo, tmp_path / "s2" / "run", "g", edit(30), 3.0)
     found = find_changes([tmp_path / "s1", tmp_path / "s2"])
-    assert [c.proposal.candidate.diff for c in found] == [
+    assert [c.candidate.diff for c in found] == [
         make_diff("m.py", BASE, edit(5)),
         make_diff("m.py", BASE, edit(30)),
     ]
-    assert [c.proposal.speedup for c in found] == [2.0, 3.0]
+    assert [c.speedup for c in found] == [2.0, 3.0]
     assert same_base(found) == (found[0].base_commit, ".")
 
 
@@ -350,7 +356,9 @@ def test_merge_keeps_the_faster_of_two_overlapping_bundles(
     sample_bundle(repo, tmp_path / "s1", "slow", edit(10), 1.2)
     fast = sample_bundle(repo, tmp_path / "s2", "fast", edit(11), 2.4)
     out = tmp_path / "merged"
-    outcome = merge_bundles([tmp_path / "s1", tmp_path / "s2"], str(repo), out, Progress())
+    outcome = merge_bundles(
+        [tmp_path / "s1", tmp_path / "s2"], out, Progress(), request_at(Flags(str(repo)))
+    )
     assert outcome.merged is None and outcome.evaluations == []
     assert sorted(p.name for p in outcome.copied) == sorted(
         p.name for p in fast.parent.glob(fast.stem + ".*")
@@ -397,7 +405,9 @@ def test_a_whole_that_fails_keeps_the_parts_separate(
         SUM_FILES["pkg/b.py"],
     )
     out = tmp_path / "merged"
-    outcome = merge_bundles([tmp_path / "s1", tmp_path / "s2"], str(repo), out, Progress())
+    outcome = merge_bundles(
+        [tmp_path / "s1", tmp_path / "s2"], out, Progress(), request_at(Flags(str(repo)))
+    )
     assert outcome.merged is None
     assert len(outcome.evaluations) == 1  # the first refusal ends the re-gating
     whole = outcome.evaluations[0]
@@ -502,7 +512,7 @@ def applied(repo: Path, clone: Path, *patches: str) -> str:
 
 @pytest.mark.timeout(1200)
 def test_plan_shards_and_merge_accept_what_one_run_accepts(
-    make_repo: Callable[..., Path], tmp_path: Path
+    make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(PROJECT)
     home = tmp_path / "home"
@@ -550,12 +560,19 @@ def test_plan_shards_and_merge_accept_what_one_run_accepts(
     assert all(len(accepted(shard)) == 1 for shard in shards)
     assert {change["id"] for shard in shards for change in shard["accepted"]} == parts
 
-    # The final job merges the shards and delivers the whole as one draft pull request.
+    # The final job merges the shards and delivers the whole as one draft pull request,
+    # through the same delivery step as a run: SSH-signed, sigstore-signed, pinned.
     remote = tmp_path / "remote.git"
     git.Repo(repo).clone(str(remote), bare=True)
     git.Repo(repo).create_remote("origin", str(remote))
     merged_dir = tmp_path / "merged"
-    with GitHubStandIn() as gh:
+    key = tmp_path / "keys" / "bot"
+    key.parent.mkdir()
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(ssh.generate_key(key, "bot@example.com") + "\n")
+    trust = tmp_path / "trust_config.json"
+    with GitHubStandIn() as gh, SigstoreServices() as services, KuboNode() as kubo:
+        trust.write_text(json.dumps(services.instance.trust_config()))
         gh.add_repo("octo/words", remote=remote)
         merged = run_cli(
             "merge",
@@ -567,12 +584,40 @@ def test_plan_shards_and_merge_accept_what_one_run_accepts(
             str(repo),
             "--repository",
             "octo/words",
+            "--signing-key",
+            str(key),
+            "--sigstore",
+            "--ipfs-api",
+            kubo.url,
             cwd=tmp_path,
             home=home,
-            env={"GITHUB_TOKEN": gh.token, "GITHUB_API_URL": gh.url},
+            env={
+                "GITHUB_TOKEN": gh.token,
+                "GITHUB_API_URL": gh.url,
+                "GITHUB_ACTIONS": "true",
+                "ACTIONS_ID_TOKEN_REQUEST_URL": services.token_url,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": SigstoreServices.REQUEST_TOKEN,
+                "SELFIMPROVE_SIGSTORE_TRUST_CONFIG": str(trust),
+            },
         )
         assert merged.returncode == 0, merged.stderr
         (pull,) = gh.repos["octo/words"].pulls
+        assert len(kubo.seen("/api/v0/add")) == 1
+    merged_meta = merged_dir / json.loads((merged_dir / "merge.json").read_text())["merged"]
+    stem = merged_meta.name.removesuffix(".json")
+    for signed_file in (f"{stem}.patch.sig", f"{stem}.json.sig", f"{stem}.sigstore.json"):
+        assert (merged_dir / signed_file).is_file(), signed_file
+    pins = json.loads((merged_dir / f"{stem}.pin.json").read_text())
+    assert [p["status"] for p in pins] == ["pinned"], pins
+    monkeypatch.setenv("SELFIMPROVE_SIGSTORE_TRUST_CONFIG", str(trust))
+    checks = verify_change(
+        locate_change(str(merged_meta)),
+        repo,
+        allowed,
+        "bot@example.com",
+        sigstore_repository=Workflow().repository,
+    )
+    assert [c for c in checks if not c.ok] == []
     assert f"pull request #{pull['number']}: " in merged.stdout and pull["draft"] is True
     summary = json.loads((merged_dir / "merge.json").read_text())
     assert {p["id"] for p in summary["parts"]} == parts

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.bundle.publish import Endpoints, pin_file, publish, read_pins
-from bot.bundle.verify import locate_change
+from bot.bundle.read import locate_change
+from bot.flow.deliver import _publish
 from bot.flow.progress import Progress
-from bot.flow.run import _publish
 from bot.ipfs.cid import cid_of_bytes
 from bot.ipfs.http import IpfsSettings
 from bot.report.results import Delivered, RunResult

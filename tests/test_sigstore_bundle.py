@@ -25,7 +25,8 @@ import pytest
 # Imported up front, so a signing thread spends its deadline on the wire, not on imports.
 import sigstore.sign  # noqa: F401
 
-from bot.bundle.verify import Check, locate_change, require, verify_change
+from bot.bundle.read import locate_change
+from bot.bundle.verify import Check, require, verify_change
 from bot.bundle.write import write_change
 from bot.config import Flags, build_request, sigstore_repository
 from bot.core.candidate import Candidate, Target
@@ -33,8 +34,9 @@ from bot.core.diffs import make_diff
 from bot.core.errors import UserError
 from bot.core.evaluation import Evaluation, GateResult
 from bot.core.request import Request
+from bot.flow.deliver import deliver as deliver_step
+from bot.flow.deliver import select
 from bot.flow.progress import Progress
-from bot.flow.run import _deliver
 from bot.ipfs.cid import cid_of_bytes
 from bot.report.results import Delivered, RunResult
 from bot.signing import ssh as signing
@@ -152,7 +154,7 @@ def trust_private(instance: SigstoreInstance, tmp_path: Path, mp: pytest.MonkeyP
 def deliver(request: Request) -> RunResult:
     """The run's delivery step, for one accepted change."""
     result = RunResult(run_id="sigstore-test", request=request, evaluations=[accepted_evaluation()])
-    _deliver(request, result, Progress())
+    deliver_step(request, result, Progress(), select(result.evaluations))
     return result
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import git
 
-from bot.bundle.verify import Change
+from bot.bundle.read import Change
 from bot.core.errors import UserError
 from bot.core.path_policy import diff_breach
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.bundle.verify import Change
+from bot.bundle.read import Change
 from bot.core import atomic
 from bot.core.errors import UserError
 from bot.ipfs.cid import cid_of_bytes

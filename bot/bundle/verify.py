@@ -15,7 +15,6 @@ can make a valid bundle.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import git
 
+from bot.bundle.read import Change
 from bot.core.errors import UserError
 from bot.ipfs.cid import cid_of_bytes
 from bot.signing import ssh as signing
@@ -41,74 +41,10 @@ NOT_PINNED = (
 
 
 @dataclass(frozen=True)
-class Change:
-    """The files of one change in a bundle folder."""
-
-    metadata: Path
-    patch: Path
-    reverse_patch: Path
-    facts: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return self.metadata.name.removesuffix(".json")
-
-
-@dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str
-
-
-def locate_change(path: str) -> Change:
-    """A change named by its ``.json``, ``.patch`` or ``.reverse.patch``, or a folder of one."""
-    where = Path(path).expanduser()
-    if where.is_dir():
-        found = sorted(p for p in where.glob("*.json") if p.with_suffix(".patch").exists())
-        if not found:
-            raise UserError(f"no bundle (a <id>.json beside a <id>.patch) in {path}")
-        if len(found) > 1:
-            names = ", ".join(p.name for p in found)
-            raise UserError(f"{path} holds {len(found)} changes; name one of: {names}")
-        metadata = found[0]
-    else:
-        name = where.name
-        for suffix in (
-            ".reverse.patch",
-            ".patch.sig",
-            ".json.sig",
-            ".json.sigstore.json",
-            ".sigstore.json",
-            ".patch",
-            ".json",
-        ):
-            if name.endswith(suffix):
-                name = name.removesuffix(suffix)
-                break
-        metadata = where.with_name(f"{name}.json")
-    if not metadata.is_file():
-        raise UserError(f"bundle metadata not found: {metadata}")
-    try:
-        facts = json.loads(metadata.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read bundle metadata {metadata}: {exc}") from None
-    if not isinstance(facts, dict) or "patch" not in facts or "base_commit" not in facts:
-        raise UserError(f"{metadata} is not selfimprove bundle metadata")
-    patch = metadata.with_name(_file_name(metadata, facts, "patch"))
-    reverse = metadata.with_name(_file_name(metadata, facts, "reverse_patch"))
-    return Change(metadata, patch, reverse, facts)
-
-
-def _file_name(metadata: Path, facts: dict[str, Any], field: str) -> str:
-    """A file the metadata names beside itself: a plain name, never a path."""
-    name = facts.get(field)
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name or ".." in name:
-        raise UserError(
-            f"{metadata.name} names its {field.replace('_', ' ')} {name!r}: it must be a file "
-            "name in the bundle's folder, without '/' or '..'"
-        )
-    return name
 
 
 def allowed_signers_path(flag: str | None, repo_root: Path) -> Path | None:

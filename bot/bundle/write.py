@@ -129,6 +129,8 @@ def write_change(request: Request, evaluation: Evaluation, folder: Path) -> Deli
         "reverse_patch_cid": cid_of_bytes(reverse_text.encode()),
         "signature": _signature_facts(key, patch) if key else None,
         "timing": timing_json(evaluation),
+        # the run that made it: `selfimprove deliver` rebuilds the same branch name from it
+        "run": {"method": request.method, "targets": [str(t) for t in request.targets]},
     }
     meta_text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     meta = atomic.write_text(folder / f"{candidate.id}.json", meta_text)

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core import interrupt
+
 _SECRET_PATTERNS = ("*_TOKEN", "*_KEY", "*SECRET*", "*PASSWORD*", "*_TOKEN_*", "*CREDENTIALS*")
 _SECRET_NAMES = frozenset(
     {"GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}
@@ -103,17 +105,30 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 
 def kill_all() -> None:
-    """Kill every subprocess still running (used when the run is interrupted)."""
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
+    """Kill every subprocess still running (used when the run is interrupted).
+
+    Called from a signal handler too, so it takes no lock (the main thread may hold it).
+    """
+    for _ in range(3):
+        try:
+            procs = tuple(_LIVE)
+            break
+        except RuntimeError:  # the set changed while being copied
+            continue
+    else:
+        procs = ()
     for proc in procs:
         _kill_group(proc)
+
+
+interrupt.on_signal(kill_all)
 
 
 def start(
     argv: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """Start a long-lived sandboxed subprocess with pipes (the caller must :func:`stop` it)."""
+    interrupt.check()  # a stop asked for between two subprocesses starts no third
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -163,6 +178,7 @@ def run(
             _LIVE.discard(proc)
     seconds = time.perf_counter() - began
     CLOCK.add(kind, seconds)
+    interrupt.check()  # killed by a stop: its output means nothing
     return Completed(
         tuple(argv),
         proc.returncode if not timed_out else -signal.SIGKILL,

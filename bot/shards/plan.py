@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core import sandbox
 from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request
-from bot.core.worktree import Worktrees
 from bot.flow.characterize import profile_targets
 from bot.flow.progress import Progress
+from bot.flow.session import Session
 from methods.codemods import rewrites_for
 from validators.perftiming import AB_PROCESSES
 
@@ -161,29 +160,24 @@ def make_plan(request: Request, shards: int, progress: Progress) -> tuple[Plan, 
     if shards < 1:
         raise UserError(f"--shards must be at least 1, not {shards}")
     run_id = f"plan-{request.output_dir.name}"
-    try:
-        with Worktrees(request.repo_root, request.home, run_id) as trees:
-            base_root = trees.add("base", request.base_commit)
-            profiled, targets = profile_targets(request, base_root, progress)
-            project_dir = request.project_path(base_root)
-            rows = {f"{r['module']}:{r['qualname']}": r for r in profiled.profile}
-            keys = {t.key for t in targets}
-            estimates = []
-            for target in targets:
-                source = (project_dir / target.file).read_text()
-                estimates.append(
-                    estimate(
-                        request,
-                        target,
-                        len(rewrites_for(source, target.qualname)),
-                        profiled.completed.seconds,
-                        rows.get(target.key, {}),
-                        _timed_targets(target.key, keys, rows),
-                    )
+    with Session(request, progress, run_id) as session:
+        profiled, targets = profile_targets(request, session.base_root, progress)
+        project_dir = request.project_path(session.base_root)
+        rows = {f"{r['module']}:{r['qualname']}": r for r in profiled.profile}
+        keys = {t.key for t in targets}
+        estimates = []
+        for target in targets:
+            source = (project_dir / target.file).read_text()
+            estimates.append(
+                estimate(
+                    request,
+                    target,
+                    len(rewrites_for(source, target.qualname)),
+                    profiled.completed.seconds,
+                    rows.get(target.key, {}),
+                    _timed_targets(target.key, keys, rows),
                 )
-    except BaseException:
-        sandbox.kill_all()
-        raise
+            )
     plan = split(estimates, shards)
     progress.stage("planning", f"{len(targets)} target(s) in {len(plan.shards)} shard(s)")
     return plan, estimates

@@ -13,7 +13,8 @@ from rich.console import Console
 
 from bot.config import Flags, build_request
 from bot.core.errors import UserError
-from bot.flow import run
+from bot.flow.deliver import deliver as deliver_step
+from bot.flow.deliver import select
 from bot.flow.progress import Progress
 from bot.report.results import RunResult
 from tests.conftest import run_cli
@@ -40,7 +41,8 @@ def deliver(project: Project) -> tuple[RunResult, str]:
     result = RunResult(run_id="run-1", request=project.request)
     result.evaluations.append(membership(project.request))
     err = io.StringIO()
-    run._deliver(project.request, result, Progress(Console(file=err, width=200)))
+    progress = Progress(Console(file=err, width=200))
+    deliver_step(project.request, result, progress, select(result.evaluations))
     return result, err.getvalue()
 
 

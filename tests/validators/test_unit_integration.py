@@ -10,7 +10,7 @@ from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.request import Limits
 from bot.flow.progress import Progress
-from bot.flow.run import evaluate_in_worktree
+from bot.flow.session import Session
 from tests.conftest import GateBench
 from validators import integration, types, unit
 from validators.context import GateContext
@@ -81,14 +81,12 @@ def test_hanging_test_is_killed_and_its_worktree_removed(
     repo_path = request.repo_relative("src/pkg/mod.py")
     diff = make_diff(repo_path, MODULE, hang)
     candidate = Candidate(TARGET, diff, (repo_path,), "test-driven", "test", "hang", "hangs")
-    progress = Progress()
-    evaluation = evaluate_in_worktree(
-        request, bench.worktrees, bench.baseline, candidate, 7, progress
-    )
+    with Session(request, Progress(), "hang") as session:
+        evaluation = session.evaluate(bench.baseline, candidate)
+        assert not list(session.trees.root.glob("candidate-*"))
     assert evaluation.stopped_by is not None
     assert evaluation.stopped_by.gate == "unit"
     assert "did not finish within 3s" in evaluation.stopped_by.reason
-    assert not (bench.worktrees.root / "candidate-7").exists()
 
 
 def test_integration_import_check_catches_import_time_breakage(
