@@ -24,6 +24,7 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + sorted(
 EXAMPLES = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
 UNTRUSTED_IN_RUN = re.compile(r"\$\{\{[^}]*\b(inputs|github\.event|github\.head_ref)\b")
 WRITE_SCOPES = {"contents", "pull-requests", "issues", "id-token"}
+TWO_JOBS = ROOT / "examples" / "workflows" / "selfimprove-two-jobs.yml"
 
 
 def load(path: Path) -> dict[Any, Any]:
@@ -96,11 +97,13 @@ def test_examples_share_one_group_and_check_out_the_default_branch(path: Path) -
         "group": "selfimprove-${{ github.repository }}",
         "cancel-in-progress": False,
     }
-    assert set(permissions := workflow["permissions"]) == WRITE_SCOPES, permissions
     checkouts = [s for s in steps(workflow) if str(s.get("uses", "")).startswith("actions/ch")]
     assert checkouts
     for checkout in checkouts:
         assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    if path.name == TWO_JOBS.name:  # per-job permissions and the CLI: its own test below
+        return
+    assert set(permissions := workflow["permissions"]) == WRITE_SCOPES, permissions
     assert any(str(s.get("uses", "")).endswith("/selfimprove@v1") for s in steps(workflow))
 
 
@@ -174,3 +177,55 @@ def test_the_sharded_example_fans_out_over_the_plans_matrix() -> None:
     assert jobs["merge"]["needs"] == "shard"
     scripts = " ".join(s.get("run", "") for s in jobs["merge"]["steps"])
     assert 'selfimprove" merge shards' in scripts
+
+
+def scripts(job: dict[str, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) for step in job["steps"])
+
+
+def test_the_two_job_example_keeps_candidate_code_and_secrets_apart() -> None:
+    workflow = load(TWO_JOBS)
+    assert workflow["permissions"] == {}  # nothing granted beyond what each job asks
+    prove, deliver = workflow["jobs"]["prove"], workflow["jobs"]["deliver"]
+
+    # prove: reads, signs as the workflow, holds no secret and no token that can write
+    assert prove["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "secrets." not in yaml.safe_dump(prove) and "github.token" not in yaml.safe_dump(prove)
+    assert "apt-get install -y --no-install-recommends bubblewrap" in scripts(prove)
+    assert "apparmor_restrict_unprivileged_userns=0" in scripts(prove)
+    run = scripts(prove)
+    assert 'env -u GITHUB_REPOSITORY "$RUNNER_TEMP/selfimprove/bin/selfimprove" run .' in run
+    assert "--sigstore" in run and "--dry-run" not in run  # a dry run never signs
+    (upload,) = [s for s in prove["steps"] if str(s.get("uses", "")).startswith("actions/up")]
+
+    # deliver: may push and open the PR; installs only selfimprove; runs no project code
+    assert deliver["needs"] == "prove"
+    assert deliver["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert "pip install -e" not in scripts(deliver) and "pytest" not in scripts(deliver)
+    assert not any(str(s.get("uses", "")).endswith("/selfimprove@v1") for s in deliver["steps"])
+    (download,) = [s for s in deliver["steps"] if str(s.get("uses", "")).startswith("actions/do")]
+    assert download["with"] == {"name": upload["with"]["name"], "path": upload["with"]["path"]}
+    (step,) = [s for s in deliver["steps"] if 'selfimprove" deliver' in str(s.get("run", ""))]
+    command = " ".join(step["run"].replace("\\\n", " ").split())
+    assert command == (
+        '"$RUNNER_TEMP/selfimprove/bin/selfimprove" deliver "$RUNNER_TEMP/bundle" --repo . '
+        '--repository "$GITHUB_REPOSITORY" --sigstore-repository "$GITHUB_REPOSITORY"'
+    )
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert deliver["if"] == "needs.prove.outputs.changes != '0'"
+    assert prove["outputs"]["changes"] == "${{ steps.run.outputs.changes }}"
+
+
+def test_the_example_s_commands_exist_with_those_flags() -> None:
+    from bot.cli import _parser
+
+    parsed = _parser().parse_args(
+        ["deliver", "DIR", "--repo", ".", "--repository", "o/r", "--sigstore-repository", "o/r"]
+    )
+    run = _parser().parse_args(["run", ".", "--sigstore", "--out", "OUT"])
+    assert (run.command, run.sigstore, run.out, run.dry_run) == ("run", True, "OUT", False)
+    assert (parsed.command, parsed.repository, parsed.sigstore_repository) == (
+        "deliver",
+        "o/r",
+        "o/r",
+    )
