@@ -200,11 +200,18 @@ def test_apply_refuses_a_signed_patch_outside_the_policy(
 ) -> None:
     change = hostile(setup, tmp_path, extra)
     located = locate_change(str(change.metadata))
-    checks = verify_change(located, setup.repo, setup.allowed, "bot@example.com")
-    assert all(c.ok for c in checks), checks  # the signatures are good: that is not enough
+    checks = {
+        c.name: c for c in verify_change(located, setup.repo, setup.allowed, "bot@example.com")
+    }
+    assert checks["patch signature"].ok and checks["metadata signature"].ok  # not enough:
+    assert [n for n, c in checks.items() if not c.ok] == [
+        "patch path policy",
+        "reverse patch path policy",
+    ]
+    assert checks["patch path policy"].detail.startswith(reason)
     done = cli(setup, "apply", str(change.metadata))
     assert done.returncode == 2, done.stdout
-    assert f"{change.patch.name} is refused by the path policy: {reason}" in done.stderr
+    assert f"failed patch path policy: {reason}" in done.stderr
     assert "Traceback" not in done.stderr
     assert (setup.repo / "pkg" / "mod.py").read_text() == OLD
     assert not os.path.lexists(setup.repo / landed)
@@ -233,7 +240,7 @@ def test_without_the_policy_a_signed_patch_lands_anything(
     check: Callable[[Path], bool],
 ) -> None:
     if policy == "off":
-        monkeypatch.setattr(apply, "diff_breach", lambda *args: None)
+        monkeypatch.setattr(apply, "path_breach", lambda *args: None)
     change = locate_change(str(hostile(setup, tmp_path, extra, project).metadata))
     if policy == "off":
         apply.apply_change(change, setup.repo)

@@ -15,8 +15,8 @@ from pathlib import Path
 import git
 
 from bot.bundle.read import Change
+from bot.bundle.verify import path_breach
 from bot.core.errors import UserError
-from bot.core.path_policy import diff_breach
 
 
 def _repo(repo_root: Path) -> git.Repo:
@@ -31,10 +31,10 @@ def _repo(repo_root: Path) -> git.Repo:
 def within_policy(change: Change, patch: Path) -> None:
     """Refuse ``patch`` when any file it touches breaks the path policy."""
     try:
-        text = patch.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {patch.name}: {exc}") from None
-    breach = diff_breach(text, str(change.facts.get("project", ".")))
+        data = patch.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {patch.name}: {exc.strerror}") from None
+    breach = path_breach(change, data)
     if breach:
         raise UserError(f"{patch.name} is refused by the path policy: {breach}")
 

@@ -2,8 +2,9 @@
 
 Every check runs and is reported on its own line, so one failure does not hide another:
 the signatures of the patch and of its metadata, the patch's sha256 and IPFS CID against
-the metadata, the reverse patch likewise, and the base commit being present in the
-repository.
+the metadata, the reverse patch likewise, both patches within the path policy (no
+workflow, link, mode change, ``.git`` or outside path), and the base commit being
+present in the repository.
 
 Trust cannot be downgraded. With a trust file (``allowed_signers``) configured, every
 file needs a valid SSH signature from it, and a sigstore bundle never stands in for a
@@ -24,6 +25,7 @@ import git
 
 from bot.bundle.read import Change
 from bot.core.errors import UserError
+from bot.core.path_policy import diff_breach
 from bot.ipfs.cid import cid_of_bytes
 from bot.signing import ssh as signing
 from bot.signing.sigstore_trust import bundle_path
@@ -150,7 +152,9 @@ def verify_change(
     metadata = change.metadata.read_bytes()
     checks += _signed(metadata, change.metadata, trusted, identity, repository, "metadata")
     checks += _digests(patch, change.facts, "patch", "patch")
-    checks += _digests(_read(change.reverse_patch), change.facts, "reverse_patch", "reverse patch")
+    reverse = _read(change.reverse_patch)
+    checks += _digests(reverse, change.facts, "reverse_patch", "reverse patch")
+    checks += _policy(change, patch, "patch") + _policy(change, reverse, "reverse patch")
     base = str(change.facts["base_commit"])
     try:
         git.Repo(repo_root).git.cat_file("-e", f"{base}^{{commit}}")
@@ -158,6 +162,21 @@ def verify_change(
     except git.GitCommandError:
         checks.append(Check("base commit", False, f"{base[:12]} is not in {repo_root}"))
     return checks
+
+
+def path_breach(change: Change, data: bytes) -> str | None:
+    """Why a patch of ``change`` breaks the path policy (:mod:`bot.core.path_policy`)."""
+    project = str(change.facts.get("project", "."))
+    return diff_breach(data.decode("utf-8", errors="replace"), project)
+
+
+def _policy(change: Change, data: bytes | None, what: str) -> list[Check]:
+    """A signature says who made a patch, not that it is harmless: the policy holds too."""
+    if data is None:
+        return []  # reported by the digest checks
+    breach = path_breach(change, data)
+    detail = breach or "only ordinary files inside the project, no link or mode change"
+    return [Check(f"{what} path policy", breach is None, detail)]
 
 
 def require(checks: list[Check], change: Change) -> None:
