@@ -25,7 +25,7 @@ import pytest
 # Imported up front, so a signing thread spends its deadline on the wire, not on imports.
 import sigstore.sign  # noqa: F401
 
-from bot.bundle.read import locate_change
+from bot.bundle.read import locate_change, read_change
 from bot.bundle.verify import Check, require, verify_change
 from bot.bundle.write import write_change
 from bot.config import Flags, build_request, sigstore_repository
@@ -644,8 +644,12 @@ def test_a_metadata_field_naming_a_path_is_a_clear_error(
     change.metadata.write_text(json.dumps(facts))
     with pytest.raises(UserError, match=r"names its patch .*: it must be a file name"):
         locate_change(str(change.metadata))
+    with pytest.raises(UserError, match=r"names its patch .*: it must be a file name"):
+        read_change(change.metadata)  # how merge and deliver read a bundle
     facts["patch"] = change.patch.name
     facts["reverse_patch"] = name
     change.metadata.write_text(json.dumps(facts))
     with pytest.raises(UserError, match=r"names its reverse patch .*without '/' or '\.\.'"):
         locate_change(str(change.metadata))
+    with pytest.raises(UserError, match=r"names its reverse patch"):
+        read_change(change.metadata)

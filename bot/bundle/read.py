@@ -154,6 +154,7 @@ def read_change(metadata: Path) -> BundledChange:
     try:
         facts: dict[str, Any] = json.loads(metadata.read_text())
         patch = metadata.with_name(file_name(metadata, facts, "patch")).read_bytes()
+        file_name(metadata, facts, "reverse_patch")  # named again when it is delivered
         module, qualname = str(facts["target"]).split(":", 1)
         project = str(facts["project"])
         repo_file = str(facts["file"])

@@ -12,7 +12,9 @@ import pytest
 from bot.core import sandbox
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff, new_file_diff
+from bot.core.path_policy import TEST_WRITERS
 from bot.core.request import Limits
+from methods import chaos
 from tests.conftest import GateBench
 from validators import security, style, syntax, types
 from validators.context import GateContext
@@ -453,6 +455,7 @@ def test_a_test_writing_method_adds_a_test_in_the_test_folder(gate_bench: Bench)
     bench = gate_bench(FILES, project="proj")
     test = "from pkg.mod import add\n\n\ndef test_add() -> None:\n    assert add(1, 2) == 3\n"
     target = Target(file="src/pkg/mod.py", module="pkg.mod", qualname="add")
+    assert chaos.NAME in TEST_WRITERS  # the policy names the method that writes tests
     for method, allowed in (("chaos", True), ("chaos+test-driven", True), ("test-driven", False)):
         ctx = bench.context({"tests/test_more.py": test}, target=target, method=method)
         assert (security.policy_breach(ctx) is None) is allowed, method
