@@ -6,7 +6,8 @@ import random
 import subprocess
 from pathlib import Path
 
-from bot.core.diffs import changed_line_count, changed_paths, make_diff, reverse_diff
+from bot.core.diffs import changed_line_count, make_diff, reverse_diff
+from bot.core.path_policy import touches
 
 
 def _git_apply(root: Path, diff: str) -> None:
@@ -38,6 +39,6 @@ def test_make_and_reverse_round_trip_through_git_apply(tmp_path: Path) -> None:
 
 def test_paths_and_size() -> None:
     diff = make_diff("a/b.py", "x = 1\ny = 2\n", "x = 1\ny = 3\nz = 4\n")
-    assert changed_paths(diff) == ("a/b.py",)
+    assert [t.path for t in touches(diff)] == ["a/b.py"]
     assert changed_line_count(diff) == 3
     assert make_diff("a/b.py", "same\n", "same\n") == ""

@@ -29,18 +29,6 @@ def new_file_diff(path: str, text: str) -> str:
     )
 
 
-def changed_paths(diff: str) -> tuple[str, ...]:
-    """The repo-relative paths a diff touches (both sides of a rename)."""
-    paths: list[str] = []
-    for patched in PatchSet(diff):
-        for raw in (patched.source_file, patched.target_file):
-            if raw and raw != "/dev/null":
-                name = raw[2:] if raw[:2] in ("a/", "b/") else raw
-                if name not in paths:
-                    paths.append(name)
-    return tuple(paths)
-
-
 def changed_line_count(diff: str) -> int:
     """Added plus removed lines: the size a reviewer has to read."""
     return sum(int(p.added) + int(p.removed) for p in PatchSet(diff))
