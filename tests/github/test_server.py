@@ -411,7 +411,7 @@ def test_a_client_trickling_its_request_is_cut_off(
         client.sendall(b"POST /webhook HTTP/1.1\r\nHost: test\r\n")
         began = time.monotonic()
         cut_after = None
-        while cut_after is None and time.monotonic() - began < 3:
+        while cut_after is None and time.monotonic() - began < 4:
             client.settimeout(0.2)
             try:
                 client.sendall(b"X-Slow: a\r\n")
@@ -421,9 +421,9 @@ def test_a_client_trickling_its_request_is_cut_off(
                 continue
             except OSError:
                 cut_after = time.monotonic() - began
-    if read_timeout > 3:  # a generous deadline: the trickle holds the connection throughout
+    if read_timeout > 4:  # a generous deadline: the trickle holds the connection throughout
         assert cut_after is None
         return
-    assert cut_after is not None and cut_after < 2.5
+    assert cut_after is not None and cut_after < 3.5
     assert isinstance(server.log, io.StringIO)
     assert "cut off: the request took too long to send" in server.log.getvalue()
