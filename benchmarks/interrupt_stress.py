@@ -4,7 +4,8 @@
 
 The tests' small project (``tests/small_project.py``: three hot functions the
 codemods improve, and their tests) is committed to a fresh repository. One uninterrupted
-dry run is timed first, then the run is started again ``--moments`` times and sent SIGINT or SIGTERM (in turn)
+dry run is timed first, then the run is started again ``--moments`` times and sent SIGINT
+or SIGTERM (in turn)
 at ``i / (moments + 1)`` of that duration: during profiling, capture, generation, each
 gate and bundling. Each must end with exit 130 (or 0 when it finished before the signal
 arrived), no worktree left, no traceback, and the user's tree and HEAD untouched.
