@@ -3,6 +3,7 @@ falling through to the codemods, the budget, and the prompt cache."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,8 +27,13 @@ from tests.llm.standin import Reply, StandIn
 def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "SELFIMPROVE_LLM"):
+    for name in ("OPENAI_BASE_URL", "OPENAI_COMPATIBLE_BASE_URL", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("SELFIMPROVE_LLM",):
+        monkeypatch.delenv(name, raising=False)
+
+
+CALL_NOTE = re.compile(r"^asking |^\S+ answered the |: from the prompt cache$")
 
 
 class Run:
@@ -44,6 +50,11 @@ class Run:
             self.notes.append,
             self.generator,
         )
+
+    @property
+    def said(self) -> list[str]:
+        """The notes besides the progress of each model call (asked, answered, cached)."""
+        return [note for note in self.notes if not CALL_NOTE.search(note)]
 
     def propose(self, target: Target, history: tuple[Attempt, ...] = ()) -> list[Candidate]:
         return self.generator.propose(self.ctx, target, method="test-driven", history=history)
@@ -93,14 +104,14 @@ def test_a_model_candidate_carries_its_provenance(repo: Path, tmp_path: Path) ->
     user = request.body["messages"][1]["content"]
     assert "def count_allowed(words: list[str]) -> int:" in user
     assert 'ALLOWED = [f"w{i}" for i in range(400)]' in user  # the global it reads
-    assert run.notes == []
+    assert run.said == []
 
 
 def test_a_malformed_reply_is_discarded_with_a_reason(repo: Path, tmp_path: Path) -> None:
     with StandIn(Reply(MALFORMED)) as server:
         run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
         candidates = run.propose(VOWEL)
-    assert run.notes == [
+    assert run.said == [
         "discarded the reply of openai:gpt-test for pkg.hot:is_vowel: "
         "the reply holds no complete fenced code block"
     ]
@@ -114,7 +125,13 @@ def test_429_then_success(repo: Path, tmp_path: Path) -> None:
         [candidate] = run.propose(COUNT)
     assert len(server.requests) == 2
     assert candidate.provenance["provider"] == "anthropic"
-    assert run.notes == []
+    [retry] = run.said  # the retry is shown as it happens
+    assert retry.startswith("anthropic:claude-test, proposal of pkg.hot:count_allowed: HTTP 429")
+    assert retry.endswith("retry 1 of 1 in 0.0 s")
+    assert "(0.0 s, 1 retry, 150 tokens)" in run.notes[-1]
+    assert isinstance(run.generator, LLMGenerator)
+    summary = run.generator.summary()
+    assert (summary["calls"], summary["retries"], summary["failures"]) == (2, 1, 0)
 
 
 def test_500_falls_through_the_chain_to_the_codemods(repo: Path, tmp_path: Path) -> None:
@@ -126,10 +143,13 @@ def test_500_falls_through_the_chain_to_the_codemods(repo: Path, tmp_path: Path)
     assert len(first.requests) == len(second.requests) == 2  # one try and one retry each
     assert [c.generator for c in candidates] == ["codemods"]
     assert candidates[0].rule == "membership-set"
-    assert len(run.notes) == 2
-    assert run.notes[0].startswith("anthropic:claude-test gave no answer for pkg.hot:is_vowel")
-    assert run.notes[1].startswith("openai:gpt-test gave no answer for pkg.hot:is_vowel")
-    assert all("HTTP 500" in note for note in run.notes)
+    failed = [note for note in run.said if "gave no answer" in note]
+    assert len(failed) == 2
+    assert failed[0].startswith(
+        "anthropic:claude-test gave no answer to the proposal of pkg.hot:is_vowel ("
+    )
+    assert failed[1].startswith("openai:gpt-test gave no answer to the proposal of pkg.hot")
+    assert all("1 retry): HTTP 500" in note for note in failed)
 
 
 def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
@@ -141,7 +161,7 @@ def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
     assert len(server.requests) == 1
     assert [c.generator for c in first] == ["llm"]
     assert [c.generator for c in second] == [c.generator for c in third] == ["codemods"]
-    assert run.notes == ["the budget of 1 model call(s) is spent: no more model calls this run"]
+    assert run.said == ["the budget of 1 model call(s) is spent: no more model calls this run"]
     assert isinstance(run.generator, LLMGenerator)
     summary = run.generator.summary()
     assert summary["budget_stopped"] == "the budget of 1 model call(s) is spent"
@@ -154,15 +174,13 @@ def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
 
 
 def test_a_token_budget_caps_the_reply_and_then_stops(repo: Path, tmp_path: Path) -> None:
-    with StandIn(Reply(MALFORMED, input_tokens=900, output_tokens=200)) as server:
-        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, max_tokens=1000))
+    with StandIn(Reply(MALFORMED, input_tokens=300, output_tokens=200)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server, max_tokens=500))
         run.propose(COUNT)
         run.propose(VOWEL)
     [request] = server.requests
-    assert request.body["max_completion_tokens"] == 1000
-    assert run.notes[-1] == (
-        "the budget of 1000 tokens is spent (1100): no more model calls this run"
-    )
+    assert request.body["max_completion_tokens"] == 500  # less than the proposal would take
+    assert run.notes[-1] == "the budget of 500 tokens is spent (500): no more model calls this run"
 
 
 def test_a_rerun_is_served_from_the_prompt_cache(repo: Path, tmp_path: Path) -> None:
@@ -180,7 +198,7 @@ def test_a_rerun_is_served_from_the_prompt_cache(repo: Path, tmp_path: Path) -> 
     assert cached.provenance["cached"] == "true"
     assert cached.provenance["prompt_sha256"] == made.provenance["prompt_sha256"]
     assert len(server.requests) == 1
-    assert rerun.notes == []
+    assert rerun.said == []
     assert len(list((home / "cache" / "llm").glob("*.json"))) == 1
 
 

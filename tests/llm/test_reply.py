@@ -62,7 +62,7 @@ def test_a_diff_is_applied_even_with_a_shifted_line_number() -> None:
         (reply(FAST_COUNT) + reply(FAST_COUNT), "2 code blocks"),
         (reply("def count(self, items):\n    return 0\n"), "changes the signature"),
         (reply("def other(self, items: list[str]) -> int:\n    return 0\n"), "defines 'other'"),
-        (reply("import os\n" + FAST_COUNT), "exactly one def"),
+        (reply("import os\n" + FAST_COUNT), r"adds an import \(import os\)"),
         (reply("def count(self, items: list[str]) -> int\n    return 0\n"), "does not parse"),
         (reply("console.log(1)\n", "javascript"), "neither python nor diff"),
         (reply("async " + FAST_COUNT), "changes the signature"),
