@@ -47,12 +47,14 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Served:
-    """How the server dealt with one request: when it began and ended working on it, and
-    whether the whole reply was written (``False``: the client left, seen at a write)."""
+    """How the server dealt with one request: when it began and ended working on it, how
+    many pieces of a streamed reply it made, and whether the whole reply was written
+    (``False``: the client left, seen at a write)."""
 
     began: float
     ended: float
     complete: bool
+    pieces: int = 0
 
 
 class StandIn:
@@ -110,12 +112,13 @@ class StandIn:
                 else:
                     self.send_error(404)
                     return
+                made = [0]
                 if reply.status != 200 or not body.get("stream"):
                     complete = self._whole(reply, events)
                 else:
-                    complete = self._streamed(reply, events)
+                    complete = self._streamed(reply, events, made)
                 with standin._lock:
-                    standin.served.append(Served(began, time.monotonic(), complete))
+                    standin.served.append(Served(began, time.monotonic(), complete, made[0]))
 
             def _whole(self, reply: Reply, events: list[tuple[str, dict[str, Any]]]) -> bool:
                 """Make all of the reply (whether or not anyone still waits), then send it."""
@@ -135,7 +138,9 @@ class StandIn:
                     return False
                 return True
 
-            def _streamed(self, reply: Reply, events: list[tuple[str, dict[str, Any]]]) -> bool:
+            def _streamed(
+                self, reply: Reply, events: list[tuple[str, dict[str, Any]]], made: list[int]
+            ) -> bool:
                 """Server-sent events, each piece written as it is made; stop when the
                 client is gone (a write fails), as a model server does."""
                 try:
@@ -146,6 +151,7 @@ class StandIn:
                     for name, data in events:
                         if name == "piece":
                             time.sleep(reply.delay / PIECES)
+                            made[0] += 1
                         line = json.dumps(data)
                         kind = data.get("type") if "/messages" in self.path else None
                         frame = (f"event: {kind}\n" if kind else "") + f"data: {line}\n\n"

@@ -3,23 +3,21 @@ falling through to the codemods, the budget, and the prompt cache."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.core.candidate import Candidate, Target
+from bot.core.candidate import Candidate
 from bot.core.evaluation import Evaluation, GateResult
-from bot.core.generator import Attempt, Generator, Reviewer
+from bot.core.generator import Attempt, Reviewer
 from bot.core.llm.settings import LLMSettings, Price, parse_chain
-from bot.core.method import MethodContext
 from bot.report.render import markdown
 from bot.report.results import RunResult
 from methods.codemod_generator import CodemodGenerator
-from methods.llm_generator import LLMGenerator, generator_for
-from tests.conftest import make_request
-from tests.llm.project import COUNT, FAST_COUNT, FILES, MALFORMED, VOWEL, bare_baseline
+from methods.llm_generator import LLMGenerator
+from tests.llm.chain_run import Run, settings
+from tests.llm.project import COUNT, FAST_COUNT, FILES, MALFORMED, VOWEL
 from tests.llm.standin import Reply, StandIn
 
 
@@ -31,53 +29,6 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     for name in ("SELFIMPROVE_LLM",):
         monkeypatch.delenv(name, raising=False)
-
-
-CALL_NOTE = re.compile(r"^asking |^\S+ answered the |: from the prompt cache$")
-
-
-class Run:
-    """One generator built from a Request, as ``bot.flow.run`` builds it, and what it said."""
-
-    def __init__(self, repo: Path, home: Path, settings: LLMSettings) -> None:
-        self.notes: list[str] = []
-        self.request = make_request(repo, home=home, llm=settings)
-        self.generator: Generator = generator_for(self.request, self.notes.append)
-        self.ctx = MethodContext(
-            self.request,
-            bare_baseline(repo, COUNT, VOWEL),
-            _no_evaluation,
-            self.notes.append,
-            self.generator,
-        )
-
-    @property
-    def said(self) -> list[str]:
-        """The notes besides the progress of each model call (asked, answered, cached)."""
-        return [note for note in self.notes if not CALL_NOTE.search(note)]
-
-    def propose(self, target: Target, history: tuple[Attempt, ...] = ()) -> list[Candidate]:
-        return self.generator.propose(self.ctx, target, method="test-driven", history=history)
-
-
-def _no_evaluation(candidate: Candidate) -> Evaluation:
-    raise AssertionError("a generator never evaluates")
-
-
-def settings(chain: str, *servers: StandIn, **limits: object) -> LLMSettings:
-    base_urls = {}
-    for spec, server in zip(parse_chain(chain), servers, strict=True):
-        base_urls["anthropic" if spec.provider == "anthropic" else "openai"] = (
-            server.url if spec.provider == "anthropic" else server.openai_url
-        )
-    return LLMSettings(
-        chain=parse_chain(chain),
-        configured=True,
-        base_urls=base_urls,
-        retries=1,
-        retry_wait=0.01,
-        **limits,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
@@ -128,7 +79,7 @@ def test_429_then_success(repo: Path, tmp_path: Path) -> None:
     [retry] = run.said  # the retry is shown as it happens
     assert retry.startswith("anthropic:claude-test, proposal of pkg.hot:count_allowed: HTTP 429")
     assert retry.endswith("retry 1 of 1 in 0.0 s")
-    assert "(0.0 s, 1 retry, 150 tokens)" in run.notes[-1]
+    assert run.notes[-1].endswith(" s, 1 retry, 150 tokens)")
     assert isinstance(run.generator, LLMGenerator)
     summary = run.generator.summary()
     assert (summary["calls"], summary["retries"], summary["failures"]) == (2, 1, 0)
