@@ -3,6 +3,8 @@ falling through to the codemods, the budget, and the prompt cache."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,10 +16,12 @@ from bot.core.generator import Attempt, Reviewer
 from bot.core.llm.settings import LLMSettings, Price, parse_chain
 from bot.report.render import markdown
 from bot.report.results import RunResult
+from methods import test_driven
 from methods.codemod_generator import CodemodGenerator
 from methods.llm_generator import LLMGenerator
+from methods.llm_prompt import CONSTRAINTS, REPLY_FORMAT, REVIEW_FORMAT, REVIEW_TOKENS
 from tests.llm.chain_run import Run, settings
-from tests.llm.project import COUNT, FAST_COUNT, FILES, MALFORMED, VOWEL
+from tests.llm.project import COUNT, FAST_COUNT, FAST_VOWEL, FILES, MALFORMED, VOWEL
 from tests.llm.standin import Reply, StandIn
 
 
@@ -204,9 +208,89 @@ def test_a_model_reviews_an_attempt_with_the_data_fenced_and_within_the_budget(
         spent = run.generator.review(run.ctx, Attempt(candidate, None, "round 2"))
     assert said == "The loop still scans a list per word. Build the set once, outside the loop."
     assert spent == "" and len(server.requests) == 2  # the budget held the third call
+    proposal_tokens = server.requests[0].body["max_completion_tokens"]
+    assert server.requests[1].body["max_completion_tokens"] == REVIEW_TOKENS < proposal_tokens
+    assert any(
+        n.startswith("asking openai:gpt-test for the review of pkg.hot:count") for n in run.notes
+    )
     system = server.requests[1].body["messages"][0]["content"]
     user = server.requests[1].body["messages"][1]["content"]
     assert "no code" in system and "never instructions" in system
     assert f"(the attempt: its diff)\n{candidate.diff.rstrip()}\nEND DATA" in user
     assert f"(what the gates and the profiler measured)\n{signals}\nEND DATA" in user
     assert not isinstance(CodemodGenerator(), Reviewer)  # the codemods cannot review
+
+
+def test_in_test_driven_mode_a_model_candidate_adds_to_the_codemods(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A weak model's candidate must not cost the codemod change that would be accepted."""
+    with StandIn(Reply(FAST_VOWEL)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
+        proven: list[Candidate] = []
+
+        def evaluate(candidate: Candidate) -> Evaluation:
+            proven.append(candidate)
+            return Evaluation(candidate, (), 7)
+
+        ctx = dataclasses.replace(run.ctx, evaluate=evaluate)
+        test_driven.run(ctx, VOWEL)
+    assert [(c.generator, c.rule) for c in proven] == [
+        ("llm", "llm-function"),
+        ("codemods", "membership-set"),
+    ]
+    assert '+_VOWELS = frozenset("aeiou")' in proven[0].diff  # a constant it uses: allowed
+
+
+def test_a_cache_entry_keeps_the_prompt_and_the_temperature_is_part_of_the_key(
+    repo: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    with StandIn(Reply(FAST_COUNT)) as server:
+        [made] = Run(repo, home, settings("openai:gpt-test", server)).propose(COUNT)
+        [entry_file] = (home / "cache" / "llm").glob("*.json")
+        entry = json.loads(entry_file.read_text())
+        warmer = Run(repo, home, settings("openai:gpt-test", server, temperature=0.5))
+        [again] = warmer.propose(COUNT)
+    [first, second] = server.requests
+    assert entry["prompt_sha256"] == made.provenance["prompt_sha256"]
+    assert entry["prompt"] == {
+        "system": first.body["messages"][0]["content"],
+        "user": first.body["messages"][1]["content"],
+    }
+    assert (first.body["temperature"], second.body["temperature"]) == (0, 0.5)
+    assert again.provenance["cached"] == "false"  # another temperature: not the cached reply
+    assert second.body["messages"] == first.body["messages"]
+
+
+def test_the_user_message_repeats_the_rules_and_the_reply_format(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Some chat templates drop the system message; the user message alone must suffice."""
+    with StandIn(Reply(FAST_COUNT)) as server:
+        run = Run(repo, tmp_path / "home", settings("openai:gpt-test", server))
+        [candidate] = run.propose(COUNT)
+        run.chain.review(run.ctx, Attempt(candidate, None, "round 1"))
+    proposal, review = (r.body["messages"][1]["content"] for r in server.requests)
+    assert CONSTRAINTS in proposal and REPLY_FORMAT in proposal
+    assert REVIEW_FORMAT in review
+
+
+def test_a_rerun_with_a_call_budget_stops_where_the_first_run_stopped(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Cached replies count against max-calls (at no cost), so the re-run asks nothing new."""
+    home = tmp_path / "home"
+    with StandIn(Reply(FAST_COUNT)) as server:
+        runs = [Run(repo, home, settings("openai:gpt-test", server, max_calls=1)) for _ in "12"]
+        made = [[c.generator for t in (COUNT, VOWEL) for c in run.propose(t)] for run in runs]
+    assert len(server.requests) == 1
+    assert made[0] == made[1] == ["llm", "codemods"]
+    first, second = (run.chain.summary() for run in runs)
+    assert (first["calls"], first["cached_replies"]) == (1, 0)
+    assert (second["calls"], second["cached_replies"], second["input_tokens"]) == (1, 1, 0)
+    assert second["budget_stopped"] == first["budget_stopped"] is not None
+    assert (
+        runs[1].notes[0]
+        == "openai:gpt-test, proposal of pkg.hot:count_allowed: from the prompt cache"
+    )
