@@ -31,6 +31,7 @@ from methods.llm_reply import ReplyRejected, parse_reply
 
 NAME = "llm"
 GIVE_UP_AFTER = 2  # failures in a row (each after its retries) before a link is left out
+PROMPT_HASH_SHOWN = 16  # hex digits of the prompt's sha256 in progress notes
 
 
 class LLMGenerator:
@@ -166,11 +167,12 @@ class LLMGenerator:
         Every request counts against the budget, answered or not."""
         settings = self.budget.settings
         what = f"{prompt.purpose} of {target.key}"
+        shown = f"prompt {prompt.sha256[:PROMPT_HASH_SHOWN]}"  # to find the cache entry by
         key = cache_key(link.spec, prompt.sha256, settings.temperature)
         completion = self.cache.get(key)
         if completion is not None:
             self.budget.charge_cached(completion)
-            ctx.note(f"{link.spec}, {what}: from the prompt cache")
+            ctx.note(f"{link.spec}, {what}: from the prompt cache ({shown})")
             return completion, True, 0.0
         spent = self.budget.spent()
         if spent is not None:
@@ -179,7 +181,7 @@ class LLMGenerator:
         max_tokens = self.budget.reply_limit(prompt.reply_tokens)
         ctx.note(
             f"asking {link.spec} for the {what} "
-            f"(up to {max_tokens} tokens, {settings.timeout:g} s at most)"
+            f"({shown}, up to {max_tokens} tokens, {settings.timeout:g} s at most)"
         )
         prompt_tokens = (len(prompt.system) + len(prompt.user)) // 4
 

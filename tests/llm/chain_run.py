@@ -15,7 +15,7 @@ from tests.conftest import make_request
 from tests.llm.project import COUNT, VOWEL, bare_baseline
 from tests.llm.standin import StandIn
 
-CALL_NOTE = re.compile(r"^asking |^\S+ answered the |: from the prompt cache$")
+CALL_NOTE = re.compile(r"^asking |^\S+ answered the |: from the prompt cache \(prompt \w+\)$")
 
 
 class Run:
