@@ -74,7 +74,8 @@ def test_the_model_candidate_passes_all_seven_gates(runs: dict[str, Any]) -> Non
 def test_the_prompt_shows_the_base_functions_busiest_lines(runs: dict[str, Any]) -> None:
     """From a real line trace of the recorded calls: the membership test runs most."""
     user = runs["requests"][0].body["messages"][1]["content"]
-    section = user.split("(its busiest lines on the recorded calls (line profiler))\n", 1)[1]
+    label = "(its busiest lines in one pass over the recorded calls (line profiler))"
+    section = user.split(f"{label}\n", 1)[1]
     first = section.splitlines()[0]
     assert first.startswith(("line 10: ", "line 9: ")), first  # `for word` / `if word in`
     assert "hits: " in first and "%" not in section.split("END DATA", 1)[0]

@@ -7,11 +7,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation
 from bot.core.method import MethodContext
 from bot.core.testrun import run_suite
+from methods import line_profile
 from methods.codemod_generator import CodemodGenerator
 from methods.llm_prompt import SYSTEM, build_prompt, fence
 from tests.conftest import make_request
@@ -91,3 +94,30 @@ def test_recorded_calls_and_context_reach_the_prompt(
     assert "called it 20 times" in prompt.user
     assert str(root) not in prompt.user  # no absolute paths: the cache key stays stable
     assert build_prompt(ctx, COUNT).sha256 == prompt.sha256
+
+
+def test_the_busiest_lines_do_not_depend_on_the_profiling_deadline(
+    make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hits are those of one pass over the recorded calls: a longer deadline makes more
+    passes (for the time shares) but the same hits, so the prompt stays the same."""
+    root = make_repo(FILES)
+    request = make_request(root)
+    ran = run_suite(request, root, capture=(COUNT,))
+    capture_file = tmp_path / "captures.json"
+    capture_file.write_text(json.dumps(ran.captures))
+    baseline = bare_baseline(root, COUNT)
+    baseline.capture_file = capture_file
+    ctx = context(root, baseline)
+    measured = []
+    for seconds in (0.01, 0.5):
+        monkeypatch.setattr(line_profile, "BUDGET_SECONDS", seconds)
+        measured.append({h.line: h.hits for h in line_profile._measure(ctx, root, COUNT.key)})
+    short, long = measured
+    assert short == long and short[10] > 0  # line 10: `if word in ALLOWED:`
+    prompts = []
+    for seconds in (0.01, 0.5):
+        monkeypatch.setattr(line_profile, "BUDGET_SECONDS", seconds)
+        baseline.cache.clear()  # measured afresh, not remembered from the last prompt
+        prompts.append(build_prompt(context(root, baseline), COUNT).user)
+    assert prompts[0] == prompts[1] and f"line 10: {short[10]} hits: " in prompts[0]
