@@ -105,6 +105,8 @@ def test_500_falls_through_the_chain_to_the_codemods(repo: Path, tmp_path: Path)
     )
     assert failed[1].startswith("openai:gpt-test gave no answer to the proposal of pkg.hot")
     assert all("1 retry): HTTP 500" in note for note in failed)
+    summary = run.chain.summary()  # every request counts, the failed ones too
+    assert (summary["calls"], summary["retries"], summary["failures"]) == (4, 2, 2)
 
 
 def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
@@ -123,9 +125,9 @@ def test_the_budget_stops_generation(repo: Path, tmp_path: Path) -> None:
     assert summary["calls"] == 1 and summary["chain"] == "openai:gpt-test -> codemods"
     result = RunResult(run_id="run", request=run.request, llm=summary, notes=run.notes)
     assert result.to_json()["llm"]["budget_stopped"] == summary["budget_stopped"]
-    assert "the budget stopped generation: the budget of 1 model call(s) is spent" in markdown(
-        result
-    )
+    rendered = markdown(result)
+    assert "1 call(s), 0 from the prompt cache, 0 retried, 0 timed out" in rendered
+    assert "the budget stopped generation: the budget of 1 model call(s) is spent" in rendered
 
 
 def test_a_token_budget_caps_the_reply_and_then_stops(repo: Path, tmp_path: Path) -> None:
