@@ -12,48 +12,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.llm.project import FAST_COUNT, FILES
+from tests.llm.project import FAST_COUNT, new_project, selfimprove
 from tests.llm.standin import Reply, StandIn
 
 GATES = ["syntax", "style", "security", "types", "unit", "integration", "performance"]
 KEY = "sk-e2e-secret-key"
 
 
-def selfimprove(project: Path, home: Path, out: Path, base_url: str) -> dict[str, Any]:
-    done = run_cli(
-        "run",
-        "--dry-run",
-        str(project),
-        "--json",
-        "--out",
-        str(out),
-        "--llm",
-        "openai:gpt-test,codemods",
-        "--target",
-        "src/pkg/hot.py:count_allowed",
-        cwd=project,
-        home=home,
-        timeout=600,
-        env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": base_url},
-    )
-    assert done.returncode == 0, done.stderr
-    assert KEY not in done.stdout + done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
-    return report
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from tests.conftest import commit_files
-
     tmp = tmp_path_factory.mktemp("llm-e2e")
-    project = tmp / "repo"
-    project.mkdir()
-    commit_files(project, FILES)
+    project = new_project(tmp)
     home = tmp / "home"
     with StandIn(Reply(FAST_COUNT, input_tokens=1500, output_tokens=90)) as server:
-        first = selfimprove(project, home, tmp / "out", server.openai_url)
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.openai_url}
+        first, printed = selfimprove(project, home, tmp / "out", "openai:gpt-test,codemods", env)
+    assert KEY not in printed
     return {"first": first, "requests": list(server.requests), "home": home}
 
 

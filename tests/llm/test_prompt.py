@@ -44,6 +44,16 @@ def context(root: Path, baseline: Baseline) -> MethodContext:
     return MethodContext(request, baseline, no_evaluation, print, CodemodGenerator())
 
 
+def captured_baseline(root: Path, tmp_path: Path) -> Baseline:
+    """The base facts with ``count_allowed``'s calls recorded while the suite ran."""
+    ran = run_suite(make_request(root), root, capture=(COUNT,))
+    capture_file = tmp_path / "captures.json"
+    capture_file.write_text(json.dumps(ran.captures))
+    baseline = bare_baseline(root, COUNT)
+    baseline.capture_file = capture_file
+    return baseline
+
+
 def test_repository_text_cannot_close_its_fence(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"mod.py": HOSTILE})
     target = Target(file="mod.py", module="mod", qualname="Cache.grow")
@@ -78,12 +88,7 @@ def test_recorded_calls_and_context_reach_the_prompt(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:
     root = make_repo(FILES)
-    request = make_request(root)
-    ran = run_suite(request, root, capture=(COUNT,))
-    capture_file = tmp_path / "captures.json"
-    capture_file.write_text(json.dumps(ran.captures))
-    baseline = bare_baseline(root, COUNT)
-    baseline.capture_file = capture_file
+    baseline = captured_baseline(root, tmp_path)
     baseline.callers = {COUNT.key: ("tests.test_hot:test_count_allowed",)}
     ctx = context(root, baseline)
     prompt = build_prompt(ctx, COUNT)
@@ -102,12 +107,7 @@ def test_the_busiest_lines_do_not_depend_on_the_profiling_deadline(
     """Hits are those of one pass over the recorded calls: a longer deadline makes more
     passes (for the time shares) but the same hits, so the prompt stays the same."""
     root = make_repo(FILES)
-    request = make_request(root)
-    ran = run_suite(request, root, capture=(COUNT,))
-    capture_file = tmp_path / "captures.json"
-    capture_file.write_text(json.dumps(ran.captures))
-    baseline = bare_baseline(root, COUNT)
-    baseline.capture_file = capture_file
+    baseline = captured_baseline(root, tmp_path)
     ctx = context(root, baseline)
     measured = []
     for seconds in (0.01, 0.5):

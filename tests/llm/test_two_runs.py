@@ -12,52 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import commit_files, run_cli
-from tests.llm.project import FILES, MALFORMED
+from tests.llm.project import MALFORMED, new_project, selfimprove
 from tests.llm.standin import Recorded, Reply, StandIn
 
 PROMPT = re.compile(r"proposal of pkg\.hot:count_allowed.*\(prompt (\w+)")
-
-
-def selfimprove(project: Path, home: Path, out: Path, base_url: str) -> dict[str, Any]:
-    done = run_cli(
-        "run",
-        "--dry-run",
-        str(project),
-        "--json",
-        "--out",
-        str(out),
-        "--llm",
-        "openai-compatible:local,codemods",
-        "--target",
-        "src/pkg/hot.py:count_allowed",
-        cwd=project,
-        home=home,
-        timeout=600,
-        env={"OPENAI_COMPATIBLE_BASE_URL": base_url},
-    )
-    assert done.returncode == 0, done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
-    return report
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two runs on one commit with one home (so one prompt cache)."""
     tmp = tmp_path_factory.mktemp("two-runs")
-    project = tmp / "repo"
-    project.mkdir()
-    commit_files(project, FILES)
+    project = new_project(tmp)
     seen: dict[str, list[Recorded]] = {}
     reports: dict[str, dict[str, Any]] = {}
     for name in ("first", "second"):
         with StandIn(Reply(MALFORMED)) as server:
-            reports[name] = selfimprove(project, tmp / "home", tmp / name, server.openai_url)
+            env = {"OPENAI_COMPATIBLE_BASE_URL": server.openai_url}
+            chain = "openai-compatible:local,codemods"
+            reports[name], _ = selfimprove(project, tmp / "home", tmp / name, chain, env)
         seen[name] = list(server.requests)
     return {"seen": seen, "reports": reports, "home": tmp / "home"}
 

@@ -72,7 +72,4 @@ class AnthropicChat:
                     output_tokens = event.usage.output_tokens
             return Completion("".join(parts), input_tokens, output_tokens)
 
-        completion, requests = ERRORS.call(ask, self._policy, self._secrets, on_retry)
-        return Completion(
-            completion.text, completion.input_tokens, completion.output_tokens, requests
-        )
+        return ERRORS.complete(ask, self._policy, self._secrets, on_retry)

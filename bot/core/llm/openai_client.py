@@ -78,7 +78,4 @@ class OpenAIChat:
                 return Completion(text, (len(system) + len(user)) // 4, len(text) // 4)
             return Completion(text, usage.prompt_tokens, usage.completion_tokens)
 
-        completion, requests = ERRORS.call(ask, self._policy, self._secrets, on_retry)
-        return Completion(
-            completion.text, completion.input_tokens, completion.output_tokens, requests
-        )
+        return ERRORS.complete(ask, self._policy, self._secrets, on_retry)

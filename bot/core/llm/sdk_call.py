@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
-from bot.core.llm.completion import ModelUnavailable, ReplyTooSlow, Requests, Retrying, redact
+from bot.core.llm.completion import (
+    Completion,
+    ModelUnavailable,
+    ReplyTooSlow,
+    Requests,
+    Retrying,
+    redact,
+)
 from bot.core.llm.retry import (
     RetryPolicy,
     call_with_retries,
@@ -98,6 +105,17 @@ class SdkErrors:
         except (self.base, ReplyTooSlow) as exc:
             raise ModelUnavailable(self.describe(exc, secrets), tally()) from None
         return answer, tally()
+
+    def complete(
+        self,
+        ask: Callable[[], Completion],
+        policy: RetryPolicy,
+        secrets: tuple[str, ...],
+        on_retry: Retrying | None = None,
+    ) -> Completion:
+        """:meth:`call` for a client's ``complete``: the reply with the requests it took."""
+        completion, requests = self.call(ask, policy, secrets, on_retry)
+        return replace(completion, requests=requests)
 
     def describe(self, error: BaseException, secrets: tuple[str, ...]) -> str:
         """One sentence for ``error``, free of ``secrets``."""
