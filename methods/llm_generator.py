@@ -1,6 +1,6 @@
 """Candidates written by language models, along a chain that always ends in the codemods.
 
-For a target the chain is walked in order: a cached reply is used for free, otherwise the
+For a target the chain is walked in order: a cached reply is used at no cost, otherwise the
 model is asked (the client retries 429/5xx, and timeouts where that helps, itself); a model
 that stays down, a reply that does not parse, or a spent budget moves on to the next link,
 and the codemods close the chain: their candidates are always added, never replaced by a
@@ -67,7 +67,7 @@ class LLMGenerator:
         history: Sequence[Attempt] = (),
         count: int | None = None,
     ) -> list[Candidate]:
-        wanted = 1 if count is None else count  # models: one each, or until ``count``
+        wanted = 1 if count is None else count  # model candidates
         tried = {a.candidate.diff_sha256 for a in history}
         found: list[Candidate] = []
         links = self.links
@@ -169,15 +169,17 @@ class LLMGenerator:
         what = f"{prompt.purpose} of {target.key}"
         shown = f"prompt {prompt.sha256[:PROMPT_HASH_SHOWN]}"  # to find the cache entry by
         key = cache_key(link.spec, prompt.sha256, settings.temperature)
+        # The budget first: a cached reply counts as a call, so a re-run stops where the
+        # run that filled the cache stopped.
+        spent = self.budget.spent()
+        if spent is not None:
+            self._once(ctx.note, f"{spent}: no more model calls this run")
+            return None
         completion = self.cache.get(key)
         if completion is not None:
             self.budget.charge_cached(completion)
             ctx.note(f"{link.spec}, {what}: from the prompt cache ({shown})")
             return completion, True, 0.0
-        spent = self.budget.spent()
-        if spent is not None:
-            self._once(ctx.note, f"{spent}: no more model calls this run")
-            return None
         max_tokens = self.budget.reply_limit(prompt.reply_tokens)
         ctx.note(
             f"asking {link.spec} for the {what} "
