@@ -113,7 +113,13 @@ def one_run(project: Path, out: Path, chain: str, max_targets: int) -> dict[str,
     began = time.perf_counter()
     result = run(request, progress)
     prompts = sorted(m[2] for line in progress.lines if (m := PROMPT.search(line)))
-    return {"seconds": time.perf_counter() - began, "llm": result.llm, "prompts": prompts}
+    targets = [t.target.key for t in result.targets]
+    return {
+        "seconds": time.perf_counter() - began,
+        "llm": result.llm,
+        "prompts": prompts,
+        "targets": targets,
+    }
 
 
 def main() -> None:
@@ -141,6 +147,7 @@ def main() -> None:
             seen.append(done["prompts"])
             rows += [
                 (name, f"{done['seconds']:.1f} s"),
+                ("  targets (the profile's choice)", ", ".join(done["targets"])),
                 ("  requests the proxy saw", f"{proxy.requests} ({proxy.abandoned} abandoned)"),
                 ("  budget: calls", str(llm.get("calls"))),
                 ("  budget: from the prompt cache", str(llm.get("cached_replies"))),

@@ -230,6 +230,8 @@ def _new_constants(reply: ast.Module, new: Function, base: ast.Module, code: str
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # a docstring or a stray string: no effect
+        if _is_main_guard(node):
+            continue  # a demo that runs only as a script, never on import
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ReplyRejected(
                 f"the python block adds an import ({ast.unparse(node)}); "
@@ -251,6 +253,19 @@ def _new_constants(reply: ast.Module, new: Function, base: ast.Module, code: str
             raise ReplyRejected(f"the new {new.name} does not use {', '.join(unused)}")
         kept.append(ast.get_source_segment(code, node) or ast.unparse(node))
     return kept
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``."""
+    test = node.test if isinstance(node, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and [type(op) for op in test.ops] == [ast.Eq]
+        and [ast.literal_eval(c) for c in test.comparators if isinstance(c, ast.Constant)]
+        == ["__main__"]
+    )
 
 
 def _bound(node: ast.stmt) -> set[str]:

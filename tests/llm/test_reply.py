@@ -145,10 +145,12 @@ def test_a_whole_module_reply_gives_only_the_target_def() -> None:
         "                total += 1\n        return total\n",
         "        allowed = set(WORDS)\n        return sum(1 for i in items if i in allowed)\n",
     ).replace("return x + y", "return x - y")  # another change, which is not taken
+    module += '\n\nif __name__ == "__main__":\n    print(Box().count(["a"]))\n'
     rewrite = parse_reply(reply(module), SOURCE, "Box.count", PATH)
     assert "        return sum(1 for i in items if i in allowed)\n" in rewrite.source
     assert "return x + y" in rewrite.source and "return x - y" not in rewrite.source
     assert rewrite.source.count("import functools") == 1
+    assert "__main__" not in rewrite.source
 
 
 def test_a_diff_with_a_project_relative_path() -> None:
