@@ -8,7 +8,10 @@ reached through a counting proxy on 127.0.0.1 that forwards to ``--base-url`` (a
 OpenAI-compatible server, such as llama-cpp-python's) and passes a client's disconnect on
 to it; without ``--base-url`` the test suite's stand-in answers. Prints, per run: requests
 the proxy saw (and how many the client abandoned), what the budget counted (calls, cached
-replies, timeouts, retries), and whether the second run looked up the same prompts.
+replies, timeouts, retries), and whether the second run looked up the same prompts. Targets
+are chosen by measured time, so two runs may choose different ones (``--target`` pins
+them); a target both runs chose must get the same prompt, and any that did not is shown
+with what differs.
 """
 
 from __future__ import annotations
@@ -134,6 +137,7 @@ def main() -> None:
         os.environ["SELFIMPROVE_HOME"] = str(tmp / "home")
         rows: list[tuple[str, str]] = []
         seen: list[list[str]] = []
+        targets: list[list[str]] = []
         for name in ("first run", "second run"):
             with CountingProxy(target) as proxy:
                 os.environ["OPENAI_COMPATIBLE_BASE_URL"] = proxy.url
@@ -145,6 +149,7 @@ def main() -> None:
                 )
             llm = done["llm"] or {}
             seen.append(done["prompts"])
+            targets.append(done["targets"])
             rows += [
                 (name, f"{done['seconds']:.1f} s"),
                 ("  targets (the profile's choice)", ", ".join(done["targets"])),
@@ -153,24 +158,33 @@ def main() -> None:
                 ("  budget: from the prompt cache", str(llm.get("cached_replies"))),
                 ("  budget: timeouts, retries", f"{llm.get('timeouts')}, {llm.get('retries')}"),
             ]
-        rows.append(("same prompts in both runs", str(seen[0] == seen[1] and bool(seen[0]))))
+        both = sorted(set(targets[0]) & set(targets[1]))
+        differing = misses(tmp / "home" / "cache" / "llm")
+        rows += [
+            ("same prompts in both runs", str(seen[0] == seen[1] and bool(seen[0]))),
+            ("targets both runs chose", str(len(both))),
+            ("targets asked with two different prompts", str(len(differing))),
+        ]
         where = args.base_url or "the test stand-in"
         table(f"Two runs of examples/textstats with openai-compatible:{args.model} ({where})", rows)
-        explain_misses(tmp / "home" / "cache" / "llm")
+        for first_line, diff in differing.items():
+            print(f"\nprompts that differ: {first_line}\n{diff}")
 
 
-def explain_misses(folder: Path) -> None:
-    """For a target asked with two different prompts, what differs (from the cache entries,
-    which keep their prompts)."""
+def misses(folder: Path) -> dict[str, str]:
+    """For each target asked with two different prompts, what differs (read from the cache
+    entries, which keep their prompts), by the prompt's first line."""
     by_first_line: dict[str, list[str]] = {}
     for entry in sorted(folder.glob("*.json")):
         user = json.loads(entry.read_text())["prompt"]["user"]
         by_first_line.setdefault(user.splitlines()[0], []).append(user)
-    for first_line, prompts in by_first_line.items():
-        if len(prompts) > 1:
-            print(f"\nprompts that differ: {first_line}")
-            old, new = (p.splitlines() for p in prompts[:2])
-            print("\n".join(difflib.unified_diff(old, new, lineterm="", n=1)))
+    return {
+        first_line: "\n".join(
+            difflib.unified_diff(prompts[0].splitlines(), prompts[1].splitlines(), lineterm="")
+        )
+        for first_line, prompts in by_first_line.items()
+        if len(prompts) > 1
+    }
 
 
 if __name__ == "__main__":
