@@ -2,9 +2,10 @@
 
     python benchmarks/interrupt_stress.py [--moments 20] [--python PYTHON]
 
-A small project (one module with three hot functions the codemods can improve, and
-its tests) is committed to a fresh repository. One uninterrupted dry run is timed first,
-then the run is started again ``--moments`` times and sent SIGINT or SIGTERM (in turn)
+The tests' small project (``tests/small_project.py``: three hot functions the
+codemods improve, and their tests) is committed to a fresh repository. One uninterrupted
+dry run is timed first, then the run is started again ``--moments`` times and sent SIGINT
+or SIGTERM (in turn)
 at ``i / (moments + 1)`` of that duration: during profiling, capture, generation, each
 gate and bundling. Each must end with exit 130 (or 0 when it finished before the signal
 arrived), no worktree left, no traceback, and the user's tree and HEAD untouched.
@@ -26,40 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-MODULE = """\
-def is_vowel(c):
-    return c in ["a", "e", "i", "o", "u", "A", "E", "I", "O", "U"]
-
-
-def vowels(words):
-    out = []
-    for w in words:
-        out.append(sum(1 for c in w if is_vowel(c)))
-    return out
-
-
-def joined(words):
-    s = ""
-    for w in words:
-        s += w.upper()
-    return s
-"""
-TESTS = """\
-from small import is_vowel, joined, vowels
-
-WORDS = ["stress", "signal", "interrupt", "queue", "rhythm"] * 40
-
-
-def test_vowels():
-    assert vowels(WORDS)[:5] == [1, 2, 3, 4, 0]
-    assert is_vowel("E") and not is_vowel("z")
-
-
-def test_joined():
-    assert joined(WORDS).startswith("STRESSSIGNAL")
-"""
-PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['.']\n"
+from tests.small_project import FILES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -73,11 +43,9 @@ class Outcome:
 
 
 def make_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    (root / "small.py").write_text(MODULE)
-    (root / "tests").mkdir()
-    (root / "tests" / "test_small.py").write_text(TESTS)
-    (root / "pyproject.toml").write_text(PYPROJECT)
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
     git = ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@b"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)

@@ -17,7 +17,12 @@ from bot.core.llm.settings import LLMSettings, Price, parse_chain
 
 _INTEGERS = {"max-calls", "max-tokens", "max-reply-tokens", "retries"}
 _NUMBERS = {"max-cost", "timeout", "retry-wait", "max-retry-wait"}
-_URLS = {"openai-base-url": "openai", "anthropic-base-url": "anthropic"}
+_URLS = {
+    "openai-base-url": "openai",
+    "anthropic-base-url": "anthropic",
+    "openai-compatible-base-url": "openai-compatible",
+}
+MAX_TEMPERATURE = 2.0
 
 
 def llm_settings(
@@ -51,6 +56,12 @@ def llm_settings(
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise UserError(f"{key!r} in {where} must be an http(s) URL")
             base_urls[_URLS[key]] = value
+        elif key == "temperature":
+            values["temperature"] = _temperature(value, where)
+        elif key == "retry-timeouts":
+            if not isinstance(value, bool):
+                raise UserError(f"'retry-timeouts' in {where} must be true or false")
+            values["retry_timeouts"] = value
         elif key == "prices":
             values["prices"] = _prices(value, f"{where}.prices")
         else:
@@ -68,6 +79,16 @@ def _positive(value: Any, key: str, where: str, *, integer: bool) -> float | int
     if value < 0 or (value == 0 and key != "retries"):
         raise UserError(f"{key!r} in {where} must be positive")
     return value if integer else float(value)
+
+
+def _temperature(value: Any, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_TEMPERATURE
+    ):
+        raise UserError(f"'temperature' in {where} must be a number from 0 to {MAX_TEMPERATURE:g}")
+    return float(value)
 
 
 def _prices(table: Any, where: str) -> dict[str, Price]:

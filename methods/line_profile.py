@@ -30,7 +30,8 @@ SHOWN = 3
 
 @dataclass(frozen=True)
 class HotLine:
-    """One line of the target function and its share of the traced time."""
+    """One line of the target function: its share of the traced time (which varies from run
+    to run) and its hits in one pass over the recorded calls (which does not)."""
 
     line: int
     share: float
@@ -54,8 +55,8 @@ def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
 def base_lines(ctx: MethodContext, target: Target) -> list[HotLine]:
     """Every traced line of the base function on the captured calls, measured once a run.
 
-    What a model is shown: it reads them by hit count (deterministic), not by time, so the
-    prompt stays the same on a re-run and the prompt cache can serve it.
+    What a model is shown: it reads them by hits in one pass (deterministic), not by time, so
+    the prompt stays the same on a re-run and the prompt cache can serve it.
     """
     key = ("base-lines", target.key)
     if key not in ctx.baseline.cache:

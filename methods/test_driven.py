@@ -1,8 +1,9 @@
 """Test-driven: pin current behaviour first, then improve only under that safety net.
 
 The pins are the calls recorded while the suite ran (the orchestrator's capture stage);
-this method asks the generator for candidates for a target and has each one proven by the gates,
-whose performance gate replays those pins. A target with no recorded calls is skipped:
+this method asks the generator for all its candidates for a target (a model's candidate comes
+on top of the codemods', never instead of them) and has each one proven by the gates, whose
+performance gate replays those pins. A target with no recorded calls is skipped:
 nothing could show that a change keeps its behaviour.
 """
 

@@ -48,6 +48,7 @@ def llm_line(result: RunResult) -> str | None:
     line = (
         f"language models {llm['chain']}: {llm['calls']} call(s), "
         f"{llm['cached_replies']} from the prompt cache, "
+        f"{llm.get('retries', 0)} retried, {llm.get('timeouts', 0)} timed out, "
         f"{llm['input_tokens'] + llm['output_tokens']} tokens, "
         f"estimated ${llm['estimated_cost_usd']:.4f}"
     )

@@ -7,10 +7,13 @@ times faster on the recorded calls, so the performance gate passes even on a loa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Target
+from tests.conftest import commit_files, run_cli
 
 HOT = "src/pkg/hot.py"
 FILES = {
@@ -79,3 +82,50 @@ def bare_baseline(root: Path, *targets: Target) -> Baseline:
         targets=targets,
         captured_calls={t.key: 1 for t in targets},
     )
+
+
+FAST_VOWEL = '''A frozenset lookup is faster than scanning a list:
+
+```python
+_VOWELS = frozenset("aeiou")
+
+
+def is_vowel(letter: str) -> bool:
+    """True for a lower-case vowel."""
+    return letter in _VOWELS
+```
+'''
+
+
+def new_project(tmp: Path) -> Path:
+    """The project committed in a fresh repository under ``tmp``."""
+    project = tmp / "repo"
+    project.mkdir()
+    commit_files(project, FILES)
+    return project
+
+
+def selfimprove(
+    project: Path, home: Path, out: Path, chain: str, env: dict[str, str]
+) -> tuple[dict[str, Any], str]:
+    """``selfimprove run --dry-run --json`` on ``count_allowed`` with ``chain``, as a real
+    subprocess: its JSON report and what it printed on stderr."""
+    done = run_cli(
+        "run",
+        "--dry-run",
+        str(project),
+        "--json",
+        "--out",
+        str(out),
+        "--llm",
+        chain,
+        "--target",
+        "src/pkg/hot.py:count_allowed",
+        cwd=project,
+        home=home,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report, done.stdout + done.stderr

@@ -12,48 +12,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.llm.project import FAST_COUNT, FILES
+from tests.llm.project import FAST_COUNT, new_project, selfimprove
 from tests.llm.standin import Reply, StandIn
 
 GATES = ["syntax", "style", "security", "types", "unit", "integration", "performance"]
 KEY = "sk-e2e-secret-key"
 
 
-def selfimprove(project: Path, home: Path, out: Path, base_url: str) -> dict[str, Any]:
-    done = run_cli(
-        "run",
-        "--dry-run",
-        str(project),
-        "--json",
-        "--out",
-        str(out),
-        "--llm",
-        "openai:gpt-test,codemods",
-        "--target",
-        "src/pkg/hot.py:count_allowed",
-        cwd=project,
-        home=home,
-        timeout=600,
-        env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": base_url},
-    )
-    assert done.returncode == 0, done.stderr
-    assert KEY not in done.stdout + done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
-    return report
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from tests.conftest import commit_files
-
     tmp = tmp_path_factory.mktemp("llm-e2e")
-    project = tmp / "repo"
-    project.mkdir()
-    commit_files(project, FILES)
+    project = new_project(tmp)
     home = tmp / "home"
     with StandIn(Reply(FAST_COUNT, input_tokens=1500, output_tokens=90)) as server:
-        first = selfimprove(project, home, tmp / "out", server.openai_url)
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.openai_url}
+        first, printed = selfimprove(project, home, tmp / "out", "openai:gpt-test,codemods", env)
+    assert KEY not in printed
     return {"first": first, "requests": list(server.requests), "home": home}
 
 
@@ -74,7 +48,8 @@ def test_the_model_candidate_passes_all_seven_gates(runs: dict[str, Any]) -> Non
 def test_the_prompt_shows_the_base_functions_busiest_lines(runs: dict[str, Any]) -> None:
     """From a real line trace of the recorded calls: the membership test runs most."""
     user = runs["requests"][0].body["messages"][1]["content"]
-    section = user.split("(its busiest lines on the recorded calls (line profiler))\n", 1)[1]
+    label = "(its busiest lines in one pass over the recorded calls (line profiler))"
+    section = user.split(f"{label}\n", 1)[1]
     first = section.splitlines()[0]
     assert first.startswith(("line 10: ", "line 9: ")), first  # `for word` / `if word in`
     assert "hits: " in first and "%" not in section.split("END DATA", 1)[0]

@@ -23,6 +23,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",
         "OPENAI_BASE_URL",
+        "OPENAI_COMPATIBLE_BASE_URL",
         "ANTHROPIC_BASE_URL",
         "SELFIMPROVE_LLM",
     ):
@@ -109,6 +110,8 @@ def test_the_flag_wins_over_env_over_config(
         ("[tool.selfimprove.llm.prices]\ngpt = 3\n", "the price of 'gpt'"),
         ("[tool.selfimprove]\nllm = 3\n", "'llm' in .* must be a chain string or a table"),
         ("[tool.selfimprove]\nllm = 'mistral:large'\n", "unknown language model provider"),
+        ("[tool.selfimprove.llm]\ntemperature = 3\n", "'temperature' .* from 0 to 2"),
+        ("[tool.selfimprove.llm]\nretry-timeouts = 'yes'\n", "must be true or false"),
     ],
 )
 def test_config_mistakes_are_user_errors(
@@ -144,17 +147,47 @@ def test_a_missing_key_skips_only_its_link() -> None:
     assert notes == ["skipping anthropic:claude-x (set ANTHROPIC_API_KEY)"]
 
 
-def test_an_openai_compatible_endpoint_needs_a_url_not_a_key() -> None:
-    settings = LLMSettings(chain=parse_chain("openai-compatible:llama3:8b"), configured=True)
-    links, notes = connect(settings, {})
-    assert links == []
-    assert "set OPENAI_BASE_URL or openai-base-url" in notes[0]
-    with StandIn(Reply("hi")) as server:
-        env = {"OPENAI_BASE_URL": server.openai_url, "OPENAI_API_KEY": "sk-real-openai-key"}
-        [link], notes = connect(settings, env)
-        assert link.client.complete("s", "u", max_tokens=64).text == "hi"
-    assert notes == []
-    [request] = server.requests
-    assert request.body["model"] == "llama3:8b"
-    assert request.body["max_tokens"] == 64  # the classic field local servers understand
-    assert "sk-real-openai-key" not in request.headers["authorization"]  # not OpenAI: no key
+def test_an_openai_compatible_endpoint_has_its_own_url_and_gets_no_key() -> None:
+    """A local model and OpenAI in one chain: two endpoints, OpenAI's key only to OpenAI."""
+    chain = parse_chain("openai-compatible:llama3:8b,openai:gpt-y")
+    settings = LLMSettings(chain=chain, configured=True)
+    key = "sk-real-openai-key"
+    with StandIn(Reply("local")) as local, StandIn(Reply("remote")) as remote:
+        only_openai = {"OPENAI_BASE_URL": remote.openai_url, "OPENAI_API_KEY": key}
+        links, notes = connect(settings, only_openai)
+        assert [str(link.spec) for link in links] == ["openai:gpt-y"]
+        assert notes == [
+            "skipping openai-compatible:llama3:8b "
+            "(set OPENAI_COMPATIBLE_BASE_URL or openai-compatible-base-url)"
+        ]
+        both = {**only_openai, "OPENAI_COMPATIBLE_BASE_URL": local.openai_url}
+        links, notes = connect(settings, both)
+        said = [link.client.complete("s", "u", max_tokens=64).text for link in links]
+    assert said == ["local", "remote"] and notes == []
+    [asked_locally], [asked_remotely] = local.requests, remote.requests
+    assert asked_locally.body["model"] == "llama3:8b"
+    assert asked_locally.body["max_tokens"] == 64  # the classic field local servers understand
+    assert key not in asked_locally.headers["authorization"]  # not OpenAI: not its key
+    assert asked_remotely.body["max_completion_tokens"] == 64
+    assert asked_remotely.headers["authorization"] == f"Bearer {key}"
+    for asked in (asked_locally, asked_remotely):
+        assert asked.body["temperature"] == 0 and asked.body["stream"] is True
+
+
+def test_the_compatible_url_temperature_and_timeout_retries_come_from_the_config(
+    make_repo: Callable[..., Path],
+) -> None:
+    root = project(
+        make_repo,
+        """
+[tool.selfimprove.llm]
+chain = "openai-compatible:local"
+openai-compatible-base-url = "http://127.0.0.1:8081/v1"
+temperature = 0.3
+retry-timeouts = true
+""",
+    )
+    llm = build_request(Flags(path=str(root))).llm
+    assert llm.base_urls == {"openai-compatible": "http://127.0.0.1:8081/v1"}
+    assert (llm.temperature, llm.retry_timeouts) == (0.3, True)
+    assert (LLMSettings().temperature, LLMSettings().retry_timeouts) == (0.0, False)

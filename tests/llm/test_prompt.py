@@ -7,11 +7,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.core.baseline import Baseline
 from bot.core.candidate import Candidate, Target
 from bot.core.evaluation import Evaluation
 from bot.core.method import MethodContext
 from bot.core.testrun import run_suite
+from methods import line_profile
 from methods.codemod_generator import CodemodGenerator
 from methods.llm_prompt import SYSTEM, build_prompt, fence
 from tests.conftest import make_request
@@ -39,6 +42,16 @@ def context(root: Path, baseline: Baseline) -> MethodContext:
 
     request = make_request(root)
     return MethodContext(request, baseline, no_evaluation, print, CodemodGenerator())
+
+
+def captured_baseline(root: Path, tmp_path: Path) -> Baseline:
+    """The base facts with ``count_allowed``'s calls recorded while the suite ran."""
+    ran = run_suite(make_request(root), root, capture=(COUNT,))
+    capture_file = tmp_path / "captures.json"
+    capture_file.write_text(json.dumps(ran.captures))
+    baseline = bare_baseline(root, COUNT)
+    baseline.capture_file = capture_file
+    return baseline
 
 
 def test_repository_text_cannot_close_its_fence(make_repo: Callable[..., Path]) -> None:
@@ -75,12 +88,7 @@ def test_recorded_calls_and_context_reach_the_prompt(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:
     root = make_repo(FILES)
-    request = make_request(root)
-    ran = run_suite(request, root, capture=(COUNT,))
-    capture_file = tmp_path / "captures.json"
-    capture_file.write_text(json.dumps(ran.captures))
-    baseline = bare_baseline(root, COUNT)
-    baseline.capture_file = capture_file
+    baseline = captured_baseline(root, tmp_path)
     baseline.callers = {COUNT.key: ("tests.test_hot:test_count_allowed",)}
     ctx = context(root, baseline)
     prompt = build_prompt(ctx, COUNT)
@@ -91,3 +99,25 @@ def test_recorded_calls_and_context_reach_the_prompt(
     assert "called it 20 times" in prompt.user
     assert str(root) not in prompt.user  # no absolute paths: the cache key stays stable
     assert build_prompt(ctx, COUNT).sha256 == prompt.sha256
+
+
+def test_the_busiest_lines_do_not_depend_on_the_profiling_deadline(
+    make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hits are those of one pass over the recorded calls: a longer deadline makes more
+    passes (for the time shares) but the same hits, so the prompt stays the same."""
+    root = make_repo(FILES)
+    baseline = captured_baseline(root, tmp_path)
+    ctx = context(root, baseline)
+    measured = []
+    for seconds in (0.01, 0.5):
+        monkeypatch.setattr(line_profile, "BUDGET_SECONDS", seconds)
+        measured.append({h.line: h.hits for h in line_profile._measure(ctx, root, COUNT.key)})
+    short, long = measured
+    assert short == long and short[10] > 0  # line 10: `if word in ALLOWED:`
+    prompts = []
+    for seconds in (0.01, 0.5):
+        monkeypatch.setattr(line_profile, "BUDGET_SECONDS", seconds)
+        baseline.cache.clear()  # measured afresh, not remembered from the last prompt
+        prompts.append(build_prompt(context(root, baseline), COUNT).user)
+    assert prompts[0] == prompts[1] and f"line 10: {short[10]} hits: " in prompts[0]

@@ -4,8 +4,11 @@ Run as ``<interpreter> selfimprove_lineprofile.py <settings.json>`` in a worktre
 are ``{"records", "target", "out", "budget_seconds"}``. The captured calls of ``target``
 are replayed (fresh arguments each time) under a trace hook that charges the time between
 line events to the line that was running, for that function's own frames only. The answer
-written to ``out``: ``{"lines": [{"line", "seconds", "hits", "source"}], "calls": n}``,
-hottest first. Tracing slows everything down; the shares, not the seconds, are the signal.
+written to ``out``: ``{"lines": [{"line", "seconds", "hits", "source"}], "calls": n,
+"passes": p}``, hottest first. Tracing slows everything down; the shares, not the seconds,
+are the signal. Passes over the calls repeat until ``budget_seconds``, so their number
+varies; ``hits`` are those of the first pass alone, which depend only on the code and the
+recorded calls (a prompt shows them and must not change between runs).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class LineClock:
         self.code = code
         self.seconds: dict[int, float] = {}
         self.hits: dict[int, int] = {}
+        self.counting = True  # hits are counted on the first pass only
         self.last: dict[int, tuple[int, float]] = {}  # frame id -> (line, since)
 
     def global_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -45,7 +49,8 @@ class LineClock:
             line, since = previous
             self.seconds[line] = self.seconds.get(line, 0.0) + (now - since)
         if event == "line":
-            self.hits[frame.f_lineno] = self.hits.get(frame.f_lineno, 0) + 1
+            if self.counting:
+                self.hits[frame.f_lineno] = self.hits.get(frame.f_lineno, 0) + 1
             self.last[key] = (frame.f_lineno, time.perf_counter())
         elif event == "return":
             self.last.pop(key, None)
@@ -65,8 +70,10 @@ def profile(settings: dict[str, Any]) -> dict[str, Any]:
     clock = LineClock(code)
     blobs = [base64.b64decode(c["args"]) for c in captures.get(key, {}).get("calls", [])]
     deadline = time.monotonic() + float(settings["budget_seconds"])
-    calls = 0
-    while blobs and (calls == 0 or time.monotonic() < deadline):
+    calls = passes = 0
+    while blobs and (passes == 0 or time.monotonic() < deadline):
+        clock.counting = passes == 0
+        passes += 1
         for blob in blobs:
             args, kwargs = pickle.loads(blob)
             sys.settrace(clock.global_trace)
@@ -87,7 +94,7 @@ def profile(settings: dict[str, Any]) -> dict[str, Any]:
         }
         for line, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1])
     ]
-    return {"lines": lines, "calls": calls}
+    return {"lines": lines, "calls": calls, "passes": passes}
 
 
 def main(argv: list[str]) -> int:

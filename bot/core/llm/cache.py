@@ -1,8 +1,10 @@
 """Replies kept by prompt: in process (cachetools) and on disk, so a re-run on the same base
 asks no model again.
 
-The key is the sha256 of provider, model and the exact prompt; the disk copy is one JSON file
-per key under ``$SELFIMPROVE_HOME/cache/llm/``, written atomically (temp file + rename).
+The key is the sha256 of provider, model, temperature and the exact prompt; the disk copy is
+one JSON file per key under ``$SELFIMPROVE_HOME/cache/llm/``, written atomically (temp file +
+rename). An entry keeps the prompt and its hash beside the reply, so a miss can be explained
+by comparing the prompts.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ def prompt_sha256(system: str, user: str) -> str:
     return hashlib.sha256(json.dumps([system, user]).encode()).hexdigest()
 
 
-def cache_key(spec: ModelSpec, prompt_hash: str) -> str:
-    return hashlib.sha256(f"{spec.provider}\0{spec.model}\0{prompt_hash}".encode()).hexdigest()
+def cache_key(spec: ModelSpec, prompt_hash: str, temperature: float) -> str:
+    text = f"{spec.provider}\0{spec.model}\0{temperature!r}\0{prompt_hash}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class PromptCache:
@@ -51,12 +54,14 @@ class PromptCache:
         self._memory[key] = found
         return found
 
-    def put(self, key: str, completion: Completion) -> None:
+    def put(self, key: str, completion: Completion, system: str, user: str) -> None:
         self._memory[key] = completion
         entry = {
             "text": completion.text,
             "input_tokens": completion.input_tokens,
             "output_tokens": completion.output_tokens,
+            "prompt_sha256": prompt_sha256(system, user),
+            "prompt": {"system": system, "user": user},
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{key}.", dir=self.folder)

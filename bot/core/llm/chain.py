@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.llm.completion import ChatClient
 from bot.core.llm.retry import RetryPolicy
@@ -17,7 +17,11 @@ from bot.core.llm.settings import LLMSettings, ModelSpec
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 COMPATIBLE_KEY_VARIABLE = "OPENAI_COMPATIBLE_API_KEY"  # optional: most local servers need none
-BASE_URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+BASE_URL_VARIABLES = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "openai-compatible": "OPENAI_COMPATIBLE_BASE_URL",  # its own: a chain may use both
+}
 _NO_KEY_NEEDED = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
 
@@ -31,8 +35,7 @@ class Link:
 
 def base_url(provider: str, settings: LLMSettings, environ: Mapping[str, str]) -> str | None:
     """The endpoint for ``provider``: env first, then config; ``None`` for the SDK default."""
-    family = "anthropic" if provider == "anthropic" else "openai"
-    return environ.get(BASE_URL_VARIABLES[family]) or settings.base_urls.get(family) or None
+    return environ.get(BASE_URL_VARIABLES[provider]) or settings.base_urls.get(provider) or None
 
 
 def connect(
@@ -45,6 +48,8 @@ def connect(
     from bot.core.llm.openai_client import OpenAIChat
 
     policy = RetryPolicy(settings.retries, settings.retry_wait, settings.max_retry_wait)
+    # A local server finishes an abandoned request before the next: re-sending piles up.
+    local = replace(policy, timeouts=settings.retry_timeouts)
     links: list[Link] = []
     missing: list[str] = []
     for spec in settings.chain:
@@ -67,7 +72,9 @@ def connect(
             )
         else:
             if not url:
-                missing.append(f"{spec} (set OPENAI_BASE_URL or openai-base-url)")
+                missing.append(
+                    f"{spec} (set OPENAI_COMPATIBLE_BASE_URL or openai-compatible-base-url)"
+                )
                 continue
             # Never OPENAI_API_KEY: this endpoint is not OpenAI and must not receive its key.
             key = env.get(COMPATIBLE_KEY_VARIABLE) or _NO_KEY_NEEDED
@@ -76,7 +83,7 @@ def connect(
                 api_key=key,
                 base_url=url,
                 timeout=settings.timeout,
-                policy=policy,
+                policy=local,
                 compatible=True,
             )
         links.append(Link(spec, client))

@@ -3,11 +3,13 @@ speaks its API (a local model server is the common case)."""
 
 from __future__ import annotations
 
+import time
+
 import openai
 
-from bot.core.llm.completion import Completion, ModelUnavailable
+from bot.core.llm.completion import Completion, Retrying
 from bot.core.llm.retry import RetryPolicy
-from bot.core.llm.sdk_call import SdkErrors
+from bot.core.llm.sdk_call import SdkErrors, until
 
 ERRORS = SdkErrors(
     openai.OpenAIError, openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError
@@ -15,7 +17,7 @@ ERRORS = SdkErrors(
 
 
 class OpenAIChat:
-    """One model behind an OpenAI-style ``/chat/completions`` endpoint.
+    """One model behind an OpenAI-style ``/chat/completions`` endpoint, its reply streamed.
 
     ``compatible`` endpoints get the classic ``max_tokens`` field; OpenAI itself gets
     ``max_completion_tokens``, which its newer models require.
@@ -34,31 +36,46 @@ class OpenAIChat:
         self.model = model
         self._secrets = (api_key,)
         self._policy = policy
+        self._timeout = timeout
         self._compatible = compatible
         self._client = openai.OpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
 
-    def complete(self, system: str, user: str, *, max_tokens: int) -> Completion:
+    def complete(
+        self,
+        system: str,
+        user: str,
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        on_retry: Retrying | None = None,
+    ) -> Completion:
         messages: list[openai.types.chat.ChatCompletionMessageParam] = [
             {"role": "system", "content": system},
             {"role": "user", "content": user},
         ]
+        compatible = self._compatible
 
-        def ask() -> openai.types.chat.ChatCompletion:
-            if self._compatible:
-                return self._client.chat.completions.create(
-                    model=self.model, messages=messages, max_tokens=max_tokens
-                )
-            return self._client.chat.completions.create(
-                model=self.model, messages=messages, max_completion_tokens=max_tokens
+        def ask() -> Completion:
+            deadline = time.monotonic() + self._timeout
+            stream = self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                temperature=temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+                max_tokens=max_tokens if compatible else openai.omit,
+                max_completion_tokens=openai.omit if compatible else max_tokens,
             )
+            parts: list[str] = []
+            usage = None
+            for chunk in until(stream, deadline):
+                usage = chunk.usage or usage
+                parts.extend(c.delta.content for c in chunk.choices if c.delta.content)
+            text = "".join(parts)
+            if usage is None:  # some compatible servers omit it: estimate, so budgets bind
+                return Completion(text, (len(system) + len(user)) // 4, len(text) // 4)
+            return Completion(text, usage.prompt_tokens, usage.completion_tokens)
 
-        response = ERRORS.call(ask, self._policy, self._secrets)
-        if not response.choices:
-            raise ModelUnavailable("the reply has no choices")
-        text = response.choices[0].message.content or ""
-        usage = response.usage
-        if usage is None:  # some compatible servers omit it: estimate, so budgets still bind
-            return Completion(text, (len(system) + len(user)) // 4, len(text) // 4)
-        return Completion(text, usage.prompt_tokens, usage.completion_tokens)
+        return ERRORS.complete(ask, self._policy, self._secrets, on_retry)

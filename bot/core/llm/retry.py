@@ -22,11 +22,16 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to wait: the server's ``retry-after`` wins, capped."""
+    """How often and how long to wait: the server's ``retry-after`` wins, capped.
+
+    ``timeouts``: whether a timed-out request is re-sent at all (not to a local server that
+    serves one request at a time: the retry would wait behind the abandoned request).
+    """
 
     retries: int = 3
     initial_wait: float = 1.0
     max_wait: float = 60.0
+    timeouts: bool = True
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -64,11 +69,13 @@ def call_with_retries(
     retryable: Callable[[BaseException], bool],
     asked_wait: Callable[[BaseException], float | None],
     sleep: Callable[[float], None] = time.sleep,
+    before_wait: Callable[[BaseException, int, float], None] | None = None,
 ) -> T:
     """``call()``, re-sent up to ``policy.retries`` times while ``retryable(error)`` holds.
 
     The last error is re-raised as it was. Without a ``retry-after`` the wait doubles from
-    ``initial_wait`` with jitter; every wait is capped at ``max_wait``.
+    ``initial_wait`` with jitter; every wait is capped at ``max_wait``. ``before_wait`` is
+    told the error, the number of the retry to come and the wait, so a user can see it.
     """
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -79,11 +86,18 @@ def call_with_retries(
             asked = backoff * (0.5 + random.random() / 2)  # jitter, not a secret
         return min(asked, policy.max_wait)
 
+    def announce(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        if before_wait is not None and error is not None:
+            before_wait(error, state.attempt_number, seconds)
+
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.retries + 1),
         wait=wait,
         retry=tenacity.retry_if_exception(retryable),
         sleep=sleep,
+        before_sleep=announce,
         reraise=True,
     )
     return retrying(call)

@@ -38,7 +38,10 @@ class LLMSettings:
     """The chain (models tried in order, codemods always last) and the run's limits.
 
     ``max_calls``/``max_tokens``/``max_cost`` bound the whole run (``None``: no bound);
-    ``retries`` is how many times one request is re-sent after a 429, a 5xx or a timeout.
+    ``retries`` is how many times one request is re-sent after a 429, a 5xx or a timeout;
+    a timeout of an ``openai-compatible`` endpoint only with ``retry_timeouts`` (a local server
+    serves one request at a time, so a re-sent request waits behind the abandoned one).
+    ``temperature`` is sent with every request and is part of the prompt cache's key.
     """
 
     chain: tuple[ModelSpec, ...] = ()
@@ -49,6 +52,8 @@ class LLMSettings:
     max_reply_tokens: int = 4096
     timeout: float = 120.0
     retries: int = 3
+    retry_timeouts: bool = False
+    temperature: float = 0.0
     retry_wait: float = 1.0
     max_retry_wait: float = 60.0
     base_urls: dict[str, str] = field(default_factory=dict)
