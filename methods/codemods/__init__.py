@@ -23,6 +23,7 @@ from methods.codemods.rules.hoist_attribute import HoistAttribute
 from methods.codemods.rules.list_comprehension import ListComprehension
 from methods.codemods.rules.membership_set import MembershipSet
 from methods.codemods.rules.redundant_list_copy import RedundantListCopy
+from methods.codemods.rules.regex_compile import RegexCompile
 from methods.codemods.rules.string_join import StringJoin
 
 # The order is the order of the "combined" rewrite. Loop-header rules come before the
@@ -31,6 +32,7 @@ from methods.codemods.rules.string_join import StringJoin
 # accumulator from its loop if it ran before the comprehension rules.
 RULES: tuple[type[TargetedCodemod], ...] = (
     MembershipSet,
+    RegexCompile,
     RedundantListCopy,
     DictKeysIteration,
     DictValuesIteration,
