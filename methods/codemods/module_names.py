@@ -89,6 +89,10 @@ def insert_after_imports(
     return module.with_changes(body=body)
 
 
+def _is_docstring(line: cst.BaseStatement) -> bool:
+    return m.matches(line, m.SimpleStatementLine([m.Expr(m.SimpleString())]))
+
+
 def _is_import(line: cst.BaseStatement) -> bool:
     return m.matches(line, m.SimpleStatementLine([m.Import() | m.ImportFrom()]))
 
@@ -98,7 +102,7 @@ def _import_spot(body: list[cst.BaseStatement], name: str) -> int:
     last one (or after the docstring when there is no import)."""
     spot = 0
     for index, line in enumerate(body):
-        if index == 0 and m.matches(line, m.SimpleStatementLine([m.Expr(m.SimpleString())])):
+        if index == 0 and _is_docstring(line):
             spot = 1
             continue
         if not _is_import(line):

@@ -31,9 +31,7 @@ from methods.codemods.module_names import (
 # Where each function takes its flags when they are passed by position.
 _FLAGS_AT = {"match": 2, "search": 2, "fullmatch": 2, "findall": 2, "finditer": 2}
 _FLAGS_AT |= {"split": 3, "sub": 4, "subn": 4}
-_FLAG_NAMES = frozenset(
-    "A ASCII I IGNORECASE L LOCALE M MULTILINE S DOTALL X VERBOSE U UNICODE NOFLAG".split()
-)
+_FLAG_NAMES = frozenset(re.RegexFlag.__members__) - {"TEMPLATE", "T", "DEBUG"}
 _EMPTY = cst.Module([])
 
 
