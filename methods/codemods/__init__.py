@@ -20,6 +20,7 @@ from methods.codemods.rules.dict_comprehension import DictComprehension
 from methods.codemods.rules.dict_keys_iteration import DictKeysIteration
 from methods.codemods.rules.dict_values_iteration import DictValuesIteration
 from methods.codemods.rules.hoist_attribute import HoistAttribute
+from methods.codemods.rules.hoist_invariant import HoistInvariant
 from methods.codemods.rules.list_comprehension import ListComprehension
 from methods.codemods.rules.membership_set import MembershipSet
 from methods.codemods.rules.redundant_list_copy import RedundantListCopy
@@ -40,6 +41,7 @@ RULES: tuple[type[TargetedCodemod], ...] = (
     ListComprehension,
     DictComprehension,
     HoistAttribute,
+    HoistInvariant,
 )
 
 

@@ -50,7 +50,12 @@ def test_rule_ids_are_unique_kebab_case_and_described() -> None:
 
 def test_one_rewrite_per_rule_plus_combined() -> None:
     rewrites = rewrites_for(SOURCE, "norms")
-    assert _rules(rewrites) == ["membership-set", "list-comprehension", "combined"]
+    assert _rules(rewrites) == [
+        "membership-set",
+        "list-comprehension",
+        "hoist-invariant",
+        "combined",
+    ]
     by_rule = {r.rule: r for r in rewrites}
     for rule in RULES:
         if rule.RULE_ID in by_rule:
@@ -119,7 +124,12 @@ def test_combined_rewrites_the_loop_header_before_the_loop_becomes_a_comprehensi
         """
     )
     found = {r.rule: r for r in rewrites_for(source, "ranked")}
-    assert set(found) == {"redundant-list-copy", "list-comprehension", "combined"}
+    assert set(found) == {
+        "redundant-list-copy",
+        "list-comprehension",
+        "hoist-invariant",
+        "combined",
+    }
     combined = found["combined"].source
     assert "out = [(len(word), word) for word in unique]" in combined
     namespace: dict[str, object] = {}
