@@ -2,6 +2,7 @@
 
 With ``history``, rules already tried for the target are skipped, so a method that asks
 again (actor-critic revising, adversarial wanting more entrants) gets the next rules.
+The memoise rule is told what the captured calls showed (:mod:`methods.purity`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.generator import Attempt
 from bot.core.method import MethodContext
-from methods.codemods import rewrites_for
+from methods.codemods import MEMO, rewrites_for
+from methods.purity import memo_for
 
 NAME = "codemods"
 
@@ -35,7 +37,9 @@ class CodemodGenerator:
         repo_path = ctx.request.repo_relative(target.file)
         tried = {a.candidate.diff_sha256 for a in history}
         found: list[Candidate] = []
-        for rewrite in rewrites_for(source, target.qualname):
+        memo = memo_for(ctx, target)
+        facts = {MEMO: memo} if memo is not None else {}
+        for rewrite in rewrites_for(source, target.qualname, facts):
             diff = make_diff(repo_path, source, rewrite.source)
             if not diff:
                 continue

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import libcst as cst
 import libcst.matchers as m
 
+_Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 
@@ -40,7 +41,8 @@ def module_import(module: cst.Module, name: str) -> bool | None:
                 for alias in statement.names:
                     if alias.asname is None and alias.evaluated_name == name:
                         imports += 1
-    skip = {id(a.attr) for a in m.findall(module, m.Attribute(attr=m.Name(name)))}
+    attributes = m.findall(module, m.Attribute(attr=m.Name(name)))
+    skip = {id(cst.ensure_type(a, cst.Attribute).attr) for a in attributes}
     for node in m.findall(module, m.ImportFrom()):
         origin = cst.ensure_type(node, cst.ImportFrom).module
         skip |= {id(n) for n in m.findall(origin, m.Name(name))} if origin else set()
@@ -62,20 +64,17 @@ def insert_after_imports(
     """``module`` with ``import name`` lines for ``imports`` (where isort would put a
     standard-library import) and ``statements`` after its docstring and top-level imports,
     the first spot every later line can see."""
-    body = list(module.body)
+    body: list[_Statement] = list(module.body)
     for name in imports:
-        line = cst.SimpleStatementLine([cst.Import([cst.ImportAlias(cst.Name(name))])])
+        added = cst.SimpleStatementLine([cst.Import([cst.ImportAlias(cst.Name(name))])])
         spot = _import_spot(body, name)
         if spot < len(body) and _is_import(body[spot]):
-            line = line.with_changes(leading_lines=body[spot].leading_lines)
+            added = added.with_changes(leading_lines=body[spot].leading_lines)
             body[spot] = body[spot].with_changes(leading_lines=())
-        body.insert(spot, line)
+        body.insert(spot, added)
     spot = 0
     for index, line in enumerate(body):
-        docstring = index == 0 and m.matches(
-            line, m.SimpleStatementLine([m.Expr(m.SimpleString())])
-        )
-        if docstring or _is_import(line):
+        if (index == 0 and _is_docstring(line)) or _is_import(line):
             spot = index + 1
         else:
             break
@@ -97,7 +96,7 @@ def _is_import(line: cst.BaseStatement) -> bool:
     return m.matches(line, m.SimpleStatementLine([m.Import() | m.ImportFrom()]))
 
 
-def _import_spot(body: list[cst.BaseStatement], name: str) -> int:
+def _import_spot(body: list[_Statement], name: str) -> int:
     """Before the first top-level import that sorts after ``import name``, else after the
     last one (or after the docstring when there is no import)."""
     spot = 0

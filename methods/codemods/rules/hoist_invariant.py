@@ -174,7 +174,7 @@ class HoistInvariant(TargetedCodemod):
         body: list[cst.BaseStatement] = []
         for old, new in zip(original_node.body, updated_node.body, strict=True):
             hoisted = [_assignment(h) for h in self._hoist.get(id(old), [])]
-            if hoisted:
+            if hoisted and isinstance(new, cst.For | cst.While):
                 hoisted[0] = hoisted[0].with_changes(leading_lines=new.leading_lines)
                 new = new.with_changes(leading_lines=())
             body.extend(hoisted)
@@ -422,9 +422,9 @@ def _asked_first(codemod: TargetedCodemod, node: cst.CSTNode, loop: cst.CSTNode)
     return False
 
 
-def _target_owner(line: cst.SimpleStatementLine) -> str | None:
+def _target_owner(line: cst.BaseStatement) -> str | None:
     """The name in front of the attribute a ``name.attr = ...`` line assigns."""
-    statement = line.body[0]
+    statement = cst.ensure_type(line, cst.SimpleStatementLine).body[0]
     target = (
         statement.targets[0].target
         if isinstance(statement, cst.Assign)
