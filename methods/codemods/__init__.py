@@ -19,12 +19,9 @@ from libcst.metadata import MetadataWrapper
 
 from methods.codemods.base import TargetedCodemod, find_targets
 from methods.codemods.rules.dict_comprehension import DictComprehension
-from methods.codemods.rules.dict_keys_iteration import DictKeysIteration
-from methods.codemods.rules.dict_values_iteration import DictValuesIteration
 from methods.codemods.rules.hoist_attribute import HoistAttribute
 from methods.codemods.rules.hoist_invariant import HoistInvariant
 from methods.codemods.rules.list_comprehension import ListComprehension
-from methods.codemods.rules.membership_set import MembershipSet
 from methods.codemods.rules.memoise import MEMO, Memo, Memoise
 from methods.codemods.rules.redundant_list_copy import RedundantListCopy
 from methods.codemods.rules.regex_compile import RegexCompile
@@ -35,11 +32,8 @@ from methods.codemods.rules.string_join import StringJoin
 # hoisting goes last: it inserts a statement before a loop, which would separate an
 # accumulator from its loop if it ran before the comprehension rules.
 RULES: tuple[type[TargetedCodemod], ...] = (
-    MembershipSet,
     RegexCompile,
     RedundantListCopy,
-    DictKeysIteration,
-    DictValuesIteration,
     StringJoin,
     ListComprehension,
     DictComprehension,

@@ -1,0 +1,210 @@
+"""Ruff's maintained fixes as candidates: the rules whose fix can make code faster.
+
+Ruff runs on the target file's text (stdin, ``--isolated`` so the project's own ruff config
+neither adds rules nor ignores ours, ``--preview`` for the rules that need it, unsafe fixes
+allowed) through the sandbox. First one JSON run finds the curated rules that fire inside
+the target function with every edit of their fix inside its lines; then each such rule, and
+all of them together, run with ``--fix``, and only the changed lines inside the function
+are kept. Unsafe fixes may change behaviour on inputs ruff cannot see (a ``set`` literal
+raises on an unhashable element where a list scan did not): the gates decide, as for any
+candidate, with the captured calls and the tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core import sandbox
+from bot.core.request import Request
+
+COMBINED = "ruff-combined"
+BASE_ARGS = ("check", "--isolated", "--no-cache", "--preview", "--unsafe-fixes")
+
+# Code -> why its fix is faster. Each was timed before/after on CPython 3.11 and 3.13
+# (see /work/ruffresearch for the measurements the list was drawn from).
+WHY: dict[str, str] = {
+    "C400": "list(generator) builds the list directly instead of through a comprehension call",
+    "C401": "set(generator) builds the set directly instead of through a comprehension call",
+    "C402": "a dict comprehension skips building a tuple per item for dict()",
+    "C403": "a set comprehension skips the intermediate list",
+    "C404": "a dict comprehension skips the intermediate list of pairs",
+    "C405": "a set literal skips building a list or tuple first",
+    "C406": "a dict literal skips building a list of pairs first",
+    "C408": "a literal skips the global lookup and call of dict()/list()/tuple()",
+    "C409": "a tuple literal skips building a list first",
+    "C410": "the list literal alone skips a second copy",
+    "C416": "list()/set()/dict() of the iterable skips an identity comprehension",
+    "C417": "a comprehension skips a lambda call per item",
+    "C418": "the dict literal alone skips a second copy",
+    "C419": "any()/all() over a generator stops at the first decisive item",
+    "FURB161": "int.bit_count() skips formatting the number as a string",
+    "FURB163": "math.log2/log10 skip the division by a second logarithm",
+    "FURB166": "int(s, 0) skips slicing the prefix off",
+    "FURB168": "an identity test skips the isinstance call",
+    "FURB169": "an identity test skips the type() call",
+    "FURB171": "an equality test skips building a one-item container",
+    "FURB187": "list.reverse() reverses in place instead of copying",
+    "FURB188": "str.removeprefix/removesuffix skip the test and the slice",
+    "FURB192": "min()/max() find one item in linear time instead of sorting",
+    "PERF102": "iterating keys() or values() skips building a tuple per item",
+    "PLR1714": "one membership test replaces a chain of equality tests",
+    "PLR6201": "a set literal is one hash lookup instead of a linear scan",
+    "SIM118": "key in dict skips building the keys view",
+}
+RULES = tuple(WHY)
+
+
+@dataclass(frozen=True)
+class RuffRewrite:
+    """One proposed change: ruff's rule name (kebab-case), why it helps, the new module."""
+
+    rule: str
+    code: str
+    description: str
+    source: str
+
+
+def ruff_rewrites(request: Request, source: str, qualname: str, filename: str) -> list[RuffRewrite]:
+    """One rewrite per curated rule whose fix changes ``qualname`` only, plus their union.
+
+    ``filename`` (project-relative) lets ruff infer the file kind; it is never read. Returns
+    [] when the function is not found, ruff fails or nothing applies; never raises.
+    """
+    span = function_span(source, qualname)
+    if span is None:
+        return []
+    fixable = _fixable(request, source, filename, span)
+    found: list[RuffRewrite] = []
+    for code, name in fixable.items():
+        new = _fixed(request, source, filename, span, [code])
+        if new is not None:
+            found.append(RuffRewrite(name, code, _describe(code, name), new))
+    if len(found) >= 2:
+        codes = [r.code for r in found]
+        new = _fixed(request, source, filename, span, codes)
+        if new is not None and all(new != r.source for r in found):
+            description = (
+                "Applies ruff's "
+                + ", ".join(codes)
+                + " fixes together, "
+                + ("each for the reason given in its own candidate.")
+            )
+            found.append(RuffRewrite(COMBINED, "+".join(codes), description, new))
+    return found
+
+
+def function_span(source: str, qualname: str) -> tuple[int, int] | None:
+    """The first and last line (1-based) of the def ``qualname``, decorators included."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    parts = [p for p in qualname.split(".") if p and p != "<locals>"]
+    nodes: Sequence[ast.stmt] = tree.body
+    found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef) if last else _SCOPES
+        match = [n for n in nodes if isinstance(n, kinds) and n.name == part]
+        if not match:
+            return None
+        node = match[-1]  # the later definition wins, as at import
+        if last and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found = node
+        nodes = node.body
+    if found is None or found.end_lineno is None:
+        return None
+    first = min([found.lineno, *(d.lineno for d in found.decorator_list)])
+    return first, found.end_lineno
+
+
+_SCOPES = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _ruff(request: Request, args: Sequence[str], source: str, filename: str) -> str | None:
+    argv = [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"]
+    cwd = request.repo_root
+    done = sandbox.run(argv, cwd, timeout=request.limits.tool_timeout, kind="ruff", stdin=source)
+    return done.stdout if done.returncode in (0, 1) and not done.timed_out else None
+
+
+def _fixable(request: Request, source: str, filename: str, span: tuple[int, int]) -> dict[str, str]:
+    """Code -> rule name of the curated rules with a fix wholly inside ``span``."""
+    args = [*BASE_ARGS, "--select", ",".join(RULES), "--output-format", "json", "--exit-zero"]
+    output = _ruff(request, args, source, filename)
+    try:
+        report = json.loads(output) if output else []
+    except ValueError:
+        return {}
+    lines = source.splitlines(keepends=True)
+    inside: dict[str, str] = {}
+    outside: set[str] = set()
+    for item in report if isinstance(report, list) else []:
+        fix = item.get("fix") if isinstance(item, dict) else None
+        if not fix or not fix.get("edits"):
+            continue
+        edits = [e for e in fix["edits"] if not _no_op(lines, e)] or fix["edits"]
+        rows = [e["location"]["row"] for e in edits] + [e["end_location"]["row"] for e in edits]
+        code = str(item.get("code"))
+        if span[0] <= min(rows) and max(rows) <= span[1]:
+            inside[code] = str(item.get("name") or code.lower())
+        elif min(rows) <= span[1] and max(rows) >= span[0]:
+            outside.add(code)  # half of this fix would be dropped
+    return {c: inside[c] for c in RULES if c in inside and c not in outside}
+
+
+def _no_op(lines: list[str], edit: dict[str, Any]) -> bool:
+    """True when ``edit`` writes back the text it replaces (ruff re-emitting an import)."""
+    start, end = edit["location"], edit["end_location"]
+    if start["row"] != end["row"] or not 0 < start["row"] <= len(lines):
+        return False
+    line = lines[start["row"] - 1]
+    return bool(line[start["column"] - 1 : end["column"] - 1] == edit.get("content"))
+
+
+def _fixed(
+    request: Request, source: str, filename: str, span: tuple[int, int], codes: list[str]
+) -> str | None:
+    """``source`` with ruff's fixes for ``codes`` kept only inside ``span``; None if none."""
+    args = [*BASE_ARGS, "--fix-only", "--exit-zero", "--select", ",".join(codes)]
+    fixed = _ruff(request, args, source, filename)
+    if not fixed:
+        return None
+    new = keep_inside(source, fixed, span)
+    try:
+        ast.parse(new)
+    except SyntaxError:
+        return None
+    return new if new != source else None
+
+
+def keep_inside(old: str, new: str, span: tuple[int, int]) -> str:
+    """``old`` with only the changes of ``new`` that replace lines inside ``span``."""
+    before = old.splitlines(keepends=True)
+    after = new.splitlines(keepends=True)
+    first, last = span[0] - 1, span[1]  # 0-based, half open
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        inside = first <= i1 and i2 <= last and (i1 < i2 or first < i1 < last)
+        if tag == "replace" and not inside and i2 - i1 == j2 - j1:
+            # one change block across the border: line by line, each on its own side
+            out.extend(after[j] if first <= i < last else before[i] for i, j in _pairs(i1, j1, i2))
+        else:
+            out.extend(after[j1:j2] if tag != "equal" and inside else before[i1:i2])
+    return "".join(out)
+
+
+def _pairs(i1: int, j1: int, i2: int) -> list[tuple[int, int]]:
+    return [(i1 + k, j1 + k) for k in range(i2 - i1)]
+
+
+def _describe(code: str, name: str) -> str:
+    why = WHY.get(code, "ruff marks this pattern as slower")
+    return f"Applies ruff's {code} ({name}) fix: {why}."
