@@ -23,12 +23,16 @@ from bot.core.testrun import import_path_env
 from methods.codemods import Memo
 
 SCRIPT = HARNESS_DIR / "selfimprove_purity.py"
+# A cache miss costs more than the call alone (the key, the lookup, the store): below this
+# share of repeats among the captured calls the cached function is rarely faster.
+MIN_REPEAT_SHARE = 0.5
 
 
 def memo_for(ctx: MethodContext, target: Target) -> Memo | None:
     """The captured calls' case for caching ``target``; None when there is none.
 
-    Only plain module-level functions whose captured calls repeat arguments are judged.
+    Only plain module-level functions whose captured calls repeat arguments are judged, and
+    only when at least :data:`MIN_REPEAT_SHARE` of them are repeats.
     A harness that fails says so through ``ctx.note`` and gives None.
     """
     baseline = ctx.baseline
@@ -49,7 +53,7 @@ def _judged(ctx: MethodContext, target: Target, capture: Path) -> Memo | None:
     if answer is None or answer.get("reason") is not None:
         return None
     calls, distinct = int(answer["calls"]), int(answer["distinct"])
-    if distinct >= calls or calls < 2:
+    if calls < 2 or calls - distinct < MIN_REPEAT_SHARE * calls:
         return None
     return Memo(calls=calls, distinct=distinct, entry_bytes=int(answer["entry_bytes"]))
 

@@ -79,23 +79,22 @@ def ruff_rewrites(request: Request, source: str, qualname: str, filename: str) -
     span = function_span(source, qualname)
     if span is None:
         return []
-    fixable = _fixable(request, source, filename, span)
+    fixable, unsafe = _fixable(request, source, filename, span)
     found: list[RuffRewrite] = []
     for code, name in fixable.items():
         new = _fixed(request, source, filename, span, [code])
         if new is not None:
             found.append(RuffRewrite(name, code, _describe(code, name), new))
-    if len(found) >= 2:
-        codes = [r.code for r in found]
-        new = _fixed(request, source, filename, span, codes)
+    if found:
+        # Every curated rule at once, so a fix that one rule's fix enables is made too
+        # (PERF102's ``d.keys()`` becomes SIM118's ``d``); not the rules with outside edits.
+        new = _fixed(request, source, filename, span, [c for c in RULES if c not in unsafe])
         if new is not None and all(new != r.source for r in found):
-            description = (
-                "Applies ruff's "
-                + ", ".join(codes)
-                + " fixes together, "
-                + ("each for the reason given in its own candidate.")
+            codes = "+".join(r.code for r in found)
+            description = f"Applies ruff's {codes} fixes together, and what they enable, " + (
+                "each for the reason given in its own candidate."
             )
-            found.append(RuffRewrite(COMBINED, "+".join(codes), description, new))
+            found.append(RuffRewrite(COMBINED, codes, description, new))
     return found
 
 
@@ -134,14 +133,17 @@ def _ruff(request: Request, args: Sequence[str], source: str, filename: str) -> 
     return done.stdout if done.returncode in (0, 1) and not done.timed_out else None
 
 
-def _fixable(request: Request, source: str, filename: str, span: tuple[int, int]) -> dict[str, str]:
-    """Code -> rule name of the curated rules with a fix wholly inside ``span``."""
+def _fixable(
+    request: Request, source: str, filename: str, span: tuple[int, int]
+) -> tuple[dict[str, str], set[str]]:
+    """Code -> rule name of the curated rules with a fix wholly inside ``span``, and the
+    codes with a fix that reaches both into and out of it."""
     args = [*BASE_ARGS, "--select", ",".join(RULES), "--output-format", "json", "--exit-zero"]
     output = _ruff(request, args, source, filename)
     try:
         report = json.loads(output) if output else []
     except ValueError:
-        return {}
+        return {}, set()
     lines = source.splitlines(keepends=True)
     inside: dict[str, str] = {}
     outside: set[str] = set()
@@ -156,7 +158,7 @@ def _fixable(request: Request, source: str, filename: str, span: tuple[int, int]
             inside[code] = str(item.get("name") or code.lower())
         elif min(rows) <= span[1] and max(rows) >= span[0]:
             outside.add(code)  # half of this fix would be dropped
-    return {c: inside[c] for c in RULES if c in inside and c not in outside}
+    return {c: inside[c] for c in RULES if c in inside and c not in outside}, outside
 
 
 def _no_op(lines: list[str], edit: dict[str, Any]) -> bool:

@@ -19,8 +19,8 @@ class TestHoistInvariant(RuleTest):
                 factor = 2
 
                 def scaled(self, xs, ys: list[int]):
-                    out = []
-                    seen = set()
+                    out: list[float] = []
+                    seen: set[int] = set()
                     i = 0
                     # walk xs
                     while i < len(xs):
@@ -39,8 +39,8 @@ class TestHoistInvariant(RuleTest):
                 factor = 2
 
                 def scaled(self, xs, ys: list[int]):
-                    out = []
-                    seen = set()
+                    out: list[float] = []
+                    seen: set[int] = set()
                     i = 0
                     # walk xs
                     xs_len = len(xs)
@@ -144,6 +144,29 @@ class TestHoistInvariant(RuleTest):
             "Stepper.stores_the_attribute Stepper.guarded maybe_unbound in_a_lambda private_names"
         )
         self.assertUnchanged(before, *names.split())
+
+    def test_leaves_item_types_for_the_type_checker_to_infer(self) -> None:
+        before = """
+            def typed(xs: list[int]) -> list[int]:
+                out = []
+                for x in xs:
+                    out.append(x)
+                return out
+
+            def annotated(xs: list[int]) -> list[int]:
+                out: list[int] = []
+                for x in xs:
+                    out.append(x)
+                return out
+        """
+        self.assertUnchanged(before, "typed")
+        module = self.make_fixture_data(before)
+        changed = module.replace(
+            "out: list[int] = []\n    for x in xs:\n        out.append(x)",
+            "out: list[int] = []\n    out_append = out.append\n"
+            "    for x in xs:\n        out_append(x)",
+        )
+        self.assertCodemod(module, changed, target_qualname="annotated")
 
     def test_refuses_functions_that_inspect_their_locals(self) -> None:
         before = """

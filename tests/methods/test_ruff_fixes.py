@@ -84,6 +84,14 @@ def test_methods_are_found_and_nothing_else_changes(request_: Request) -> None:
     assert ruff_rewrites(request_, "def broken(:\n", "broken", "pkg/mod.py") == []
 
 
+def test_the_union_makes_the_fixes_that_one_fix_enables(request_: Request) -> None:
+    source = "def first(d):\n    return [k for k, _ in d.items() if k]\n"
+    found = {r.rule: r for r in ruff_rewrites(request_, source, "first", "pkg/mod.py")}
+    assert set(found) == {"incorrect-dict-iterator", COMBINED}
+    assert "for k in d.keys() if k" in found["incorrect-dict-iterator"].source
+    assert "for k in d if k" in found[COMBINED].source  # SIM118, once PERF102 made keys()
+
+
 def test_spans_and_keeping_only_the_inside() -> None:
     assert function_span(SOURCE, "lookups") == (7, 12)
     assert function_span(SOURCE, "Table.keys") == (20, 22)

@@ -106,6 +106,7 @@ class HoistInvariant(TargetedCodemod):
         self._hoist: dict[int, list[_Hoist]] = {}
         self._classes: list[cst.ClassDef] = []
         self._method: cst.FunctionDef | None = None
+        self._func: cst.FunctionDef | None = None
         self._class: cst.ClassDef | None = None
         self._names: dict[str, str] = {}  # one local per expression, read before each loop
         self._hoisted: set[tuple[int, str]] = set()
@@ -125,6 +126,7 @@ class HoistInvariant(TargetedCodemod):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if tuple(self._nesting) != self.target or self.star_import or uses_frame(node):
             return
+        self._func = node
         inside_class = len(self._nesting) >= 2 and not self._functions[-2]
         self._method = node if inside_class else None
         self._class = self._classes[-1] if inside_class and self._classes else None
@@ -207,7 +209,8 @@ class HoistInvariant(TargetedCodemod):
             return ""
         parent = self.get_metadata(ParentNodeProvider, attribute, None)
         if isinstance(parent, cst.Call) and parent.func is attribute:
-            return "method" if self._container_method(attribute) else ""
+            sure = self._container_method(attribute) and not self._inferred(attribute, name)
+            return "method" if sure else ""
         return "attribute"
 
     def _allowed(
@@ -324,6 +327,27 @@ class HoistInvariant(TargetedCodemod):
             attribute.attr.value in methods and known_bindings(self, attribute, name, kind)
             for kind, methods in _METHODS.values()
         )
+
+    def _inferred(self, node: cst.CSTNode, name: str) -> bool:
+        """True when a type checker learns ``name``'s item type from its method calls:
+        ``out = []`` without an annotation, in a function it checks (an annotated one).
+        Reading ``out.append`` before the first call would leave it no type to infer."""
+        func = self._func
+        if func is None:
+            return True
+        params = func.params
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        if func.returns is None and not any(p.annotation for p in every):
+            return False
+        scope = self.get_metadata(ScopeProvider, node, None)
+        empty = m.List([]) | m.Dict([]) | m.Set([]) | m.Call(m.Name(), args=[])
+        for assignment in scope.assignments[name] if scope is not None else ():
+            binding = getattr(assignment, "node", None)
+            parent = self.get_metadata(ParentNodeProvider, binding, None) if binding else None
+            statement = self.get_metadata(ParentNodeProvider, parent, None) if parent else None
+            if isinstance(statement, cst.Assign) and m.matches(statement.value, empty):
+                return True
+        return False
 
     def _container(self, name: str, node: cst.CSTNode) -> bool:
         return any(known_bindings(self, node, name, kind) for kind in (SEQUENCE, DICT))
