@@ -12,9 +12,6 @@ name (``import os.path``); a variable such as ``sys.stdout`` is left alone.
 
 from __future__ import annotations
 
-import builtins
-import keyword
-
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
@@ -28,10 +25,11 @@ from libcst.metadata import (
 
 from methods.codemods.analysis import uses_frame
 from methods.codemods.base import TargetedCodemod
+from methods.codemods.hoisting import assignment, read_of, with_hoisted
 from methods.codemods.loop_position import Position, loop_position
 from methods.codemods.module_imports import imported_modules, stable_imports
+from methods.codemods.module_names import fresh_name, taken_names
 
-_RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 _ACCESS = m.Attribute(value=m.Name(), attr=m.Name(m.MatchIfTrue(lambda a: not a.startswith("__"))))
 
 
@@ -85,26 +83,19 @@ class HoistAttribute(TargetedCodemod):
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
-        fresh = self._replace.get(id(original_node))
-        if fresh is None:
-            return updated_node
-        return cst.Name(fresh, lpar=updated_node.lpar, rpar=updated_node.rpar)
+        return read_of(self._replace.get(id(original_node)), updated_node)
 
     def leave_IndentedBlock(
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
     ) -> cst.IndentedBlock:
-        if not any(id(old) in self._hoist for old in original_node.body):
-            return updated_node
-        body: list[cst.BaseStatement] = []
-        for old, new in zip(original_node.body, updated_node.body, strict=True):
-            hoisted = [_assignment(*spec) for spec in self._hoist.get(id(old), [])]
-            if hoisted and isinstance(new, cst.For | cst.While):
-                # Comments and blank lines above the loop now sit above the hoisted lines.
-                hoisted[0] = hoisted[0].with_changes(leading_lines=new.leading_lines)
-                new = new.with_changes(leading_lines=())
-            body.extend(hoisted)
-            body.append(new)
-        return updated_node.with_changes(body=body)
+        def lines_for(old: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+            specs = self._hoist.get(id(old), [])
+            return [
+                assignment(fresh, cst.Attribute(cst.Name(mod), cst.Name(attr)))
+                for fresh, mod, attr in specs
+            ]
+
+        return with_hoisted(original_node, updated_node, lines_for)
 
     def _steady(self, access: cst.Attribute) -> bool:
         """True for a called function, an UPPER_CASE constant or an imported submodule."""
@@ -134,18 +125,7 @@ class HoistAttribute(TargetedCodemod):
     def _fresh_name(self, mod: str, attr: str) -> str:
         """``mod_attr``, numbered when the module or the builtins already use that name."""
         if self._taken is None:
-            names = m.findall(self._module, m.Name())
-            self._taken = {n.value for n in names if isinstance(n, cst.Name)} | _RESERVED
+            self._taken = taken_names(self._module)
         if (mod, attr) not in self._fresh:
-            base = candidate = f"{mod}_{attr}"
-            number = 2
-            while candidate in self._taken:
-                candidate, number = f"{base}_{number}", number + 1
-            self._taken.add(candidate)
-            self._fresh[(mod, attr)] = candidate
+            self._fresh[(mod, attr)] = fresh_name(f"{mod}_{attr}", self._taken)
         return self._fresh[(mod, attr)]
-
-
-def _assignment(fresh: str, mod: str, attr: str) -> cst.SimpleStatementLine:
-    value = cst.Attribute(cst.Name(mod), cst.Name(attr))
-    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(fresh))], value)])

@@ -36,6 +36,7 @@ from libcst.metadata import (
 
 from methods.codemods.analysis import LAZY_SCOPES, ancestors, declared_outer, uses_frame
 from methods.codemods.base import TargetedCodemod
+from methods.codemods.hoisting import assignment, read_of, with_hoisted
 from methods.codemods.knowledge import DICT, LIST, SEQUENCE, SET, Kind, known_bindings
 from methods.codemods.module_names import fresh_name, taken_names
 
@@ -163,25 +164,15 @@ class HoistInvariant(TargetedCodemod):
     def _swap(
         self, original: cst.BaseExpression, updated: cst.BaseExpression
     ) -> cst.BaseExpression:
-        fresh = self._replace.get(id(original))
-        if fresh is None:
-            return updated
-        return cst.Name(fresh, lpar=updated.lpar, rpar=updated.rpar)
+        return read_of(self._replace.get(id(original)), updated)
 
     def leave_IndentedBlock(
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
     ) -> cst.IndentedBlock:
-        if not any(id(old) in self._hoist for old in original_node.body):
-            return updated_node
-        body: list[cst.BaseStatement] = []
-        for old, new in zip(original_node.body, updated_node.body, strict=True):
-            hoisted = [_assignment(h) for h in self._hoist.get(id(old), [])]
-            if hoisted and isinstance(new, cst.For | cst.While):
-                hoisted[0] = hoisted[0].with_changes(leading_lines=new.leading_lines)
-                new = new.with_changes(leading_lines=())
-            body.extend(hoisted)
-            body.append(new)
-        return updated_node.with_changes(body=body)
+        def lines_for(old: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+            return [assignment(h.name, h.node) for h in self._hoist.get(id(old), [])]
+
+        return with_hoisted(original_node, updated_node, lines_for)
 
     def _outermost_loop(
         self, func: cst.FunctionDef, expression: cst.BaseExpression, name: str
@@ -293,8 +284,8 @@ class HoistInvariant(TargetedCodemod):
         if scope is None:
             return True
         inside = {id(n) for n in m.findall(loop, m.Name(name))}
-        for assignment in scope.assignments[name]:
-            node = getattr(assignment, "node", None)
+        for binding_of in scope.assignments[name]:
+            node = getattr(binding_of, "node", None)
             if node is None or id(node) in inside or _contains(self, loop, node):
                 return True
         return bool(m.findall(loop, m.Del()))
@@ -341,8 +332,8 @@ class HoistInvariant(TargetedCodemod):
             return False
         scope = self.get_metadata(ScopeProvider, node, None)
         empty = m.List([]) | m.Dict([]) | m.Set([]) | m.Call(m.Name(), args=[])
-        for assignment in scope.assignments[name] if scope is not None else ():
-            binding = getattr(assignment, "node", None)
+        for binding_of in scope.assignments[name] if scope is not None else ():
+            binding = getattr(binding_of, "node", None)
             parent = self.get_metadata(ParentNodeProvider, binding, None) if binding else None
             statement = self.get_metadata(ParentNodeProvider, parent, None) if parent else None
             if isinstance(statement, cst.Assign) and m.matches(statement.value, empty):
@@ -460,9 +451,3 @@ def _target_owner(line: cst.BaseStatement) -> str | None:
 
 def _contains(codemod: TargetedCodemod, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
     return inner is outer or any(parent is outer for parent in ancestors(codemod, inner))
-
-
-def _assignment(hoist: _Hoist) -> cst.SimpleStatementLine:
-    value = hoist.node.with_changes(lpar=(), rpar=())
-    target = cst.AssignTarget(cst.Name(hoist.name))
-    return cst.SimpleStatementLine([cst.Assign([target], value)])
