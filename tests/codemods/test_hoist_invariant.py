@@ -104,6 +104,12 @@ class TestHoistInvariant(RuleTest):
                 for i in range(n):
                     print(len(xs))
 
+            def smallest_in_a_for_body(xs: list[int], n):
+                total = 0
+                for i in range(n):
+                    total += min(xs)  # raises on [] only if the loop runs
+                return total
+
             class Stepper:
                 step = 1
 
@@ -140,7 +146,8 @@ class TestHoistInvariant(RuleTest):
                     print(self.__secret)
         """
         names = (
-            "unknown_type rebound grows length_in_a_for_body Stepper.calls_other_code "
+            "unknown_type rebound grows length_in_a_for_body smallest_in_a_for_body "
+            "Stepper.calls_other_code "
             "Stepper.stores_the_attribute Stepper.guarded maybe_unbound in_a_lambda private_names"
         )
         self.assertUnchanged(before, *names.split())
@@ -167,6 +174,24 @@ class TestHoistInvariant(RuleTest):
             "    for x in xs:\n        out_append(x)",
         )
         self.assertCodemod(module, changed, target_qualname="annotated")
+
+    def test_other_builtins_move_out_of_a_while_test(self) -> None:
+        before = """
+            def below(xs, limit):
+                i = 0
+                while max(xs) > limit + i and i < abs(limit):
+                    i += 1
+                return i
+        """
+        after = """
+            def below(xs, limit):
+                i = 0
+                xs_max = max(xs)
+                while xs_max > limit + i and i < abs(limit):
+                    i += 1
+                return i
+        """
+        self.assertCodemod(before, after, target_qualname="below")  # abs is short-circuited
 
     def test_refuses_functions_that_inspect_their_locals(self) -> None:
         before = """

@@ -6,9 +6,10 @@ assigned by an earlier statement of the same block):
 
 * a bound method of a local that is surely a list, set or dict (``out.append`` becomes
   ``out_append``): such an object always has the method, and rebinding is ruled out;
-* ``len(x)``: only in a *quiet* loop (see below) whose only uses of ``x`` read it
-  (``len(x)``, ``x[i]``, ``in x``, iteration); and only where the length is sure to be
-  asked before the loop anyway (a ``while`` test) or ``x`` is surely a container;
+* ``len(x)`` (and ``min``/``max``/``sum``/``abs``): only in a *quiet* loop (see below)
+  whose only uses of ``x`` read it (such calls, ``x[i]``, ``in x``, iteration); and only
+  where the loop's ``while`` test asks for it first anyway, or (``len`` alone, which then
+  cannot raise) ``x`` is surely a container;
 * an attribute of ``self`` (``self.scale``) that the class body or ``__init__`` always
   sets, read on every step of a quiet loop which stores no attribute of that name.
 
@@ -76,7 +77,14 @@ _PURE = frozenset(
 _LOOP = (cst.For, cst.While)
 _GUARDS = (cst.Try, cst.TryStar, cst.Match, cst.Assert, cst.ListComp, cst.SetComp, cst.DictComp)
 _ACCESS = m.Attribute(value=m.Name(), attr=m.Name(m.MatchIfTrue(lambda a: not a.startswith("__"))))
-_LEN = m.Call(func=m.Name("len"), args=[m.Arg(m.Name(), keyword=None, star="")])
+# Builtins of one local whose answer only the object decides; ``len`` of a container can
+# never raise, the others only move when the loop's test asks for them first anyway.
+_OF_ONE = frozenset({"len", "min", "max", "sum", "abs"})
+_LEN = m.Call(
+    func=m.Name(m.MatchIfTrue(_OF_ONE.__contains__)),
+    args=[m.Arg(m.Name(), keyword=None, star="")],
+)
+_BUILTINS_OF_ONE = tuple(f"builtins.{n}" for n in sorted(_OF_ONE))
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ class HoistInvariant(TargetedCodemod):
         for node in m.findall(func.body, _ACCESS | _LEN):
             if isinstance(node, cst.Call):
                 arg = cst.ensure_type(node.args[0].value, cst.Name)
-                if self.resolves_to(node.func, "builtins.len"):
+                if self.resolves_to(node.func, *_BUILTINS_OF_ONE):
                     yield node, arg.value
             elif isinstance(node, cst.Attribute):
                 yield node, cst.ensure_type(node.value, cst.Name).value
@@ -212,7 +220,9 @@ class HoistInvariant(TargetedCodemod):
         if not kind or not self._quiet(loop):
             return False
         if kind == "len":
-            sure = self._container(name, expression) or _asked_first(self, expression, loop)
+            call = cst.ensure_type(expression, cst.Call)
+            never_raises = _builtin_name(call) == "len" and self._container(name, expression)
+            sure = never_raises or _asked_first(self, expression, loop)
             return sure and self._only_read(loop, name)
         attr = cst.ensure_type(expression, cst.Attribute).attr.value
         if not self._always_set(expression, name, attr):
@@ -366,7 +376,7 @@ class HoistInvariant(TargetedCodemod):
                 continue
             if isinstance(parent, cst.Arg):
                 call = self.get_metadata(ParentNodeProvider, parent, None)
-                if isinstance(call, cst.Call) and self.resolves_to(call.func, "builtins.len"):
+                if isinstance(call, cst.Call) and self.resolves_to(call.func, *_BUILTINS_OF_ONE):
                     continue
                 return False
             if isinstance(parent, cst.Subscript) and parent.value is ref:
@@ -413,10 +423,14 @@ class HoistInvariant(TargetedCodemod):
             self._taken = taken_names(self._module)
         if isinstance(expression, cst.Call):
             arg = cst.ensure_type(expression.args[0].value, cst.Name)
-            return fresh_name(f"{arg.value}_len", self._taken)
+            return fresh_name(f"{arg.value}_{_builtin_name(expression)}", self._taken)
         attribute = cst.ensure_type(expression, cst.Attribute)
         owner = cst.ensure_type(attribute.value, cst.Name).value
         return fresh_name(f"{owner}_{attribute.attr.value}", self._taken)
+
+
+def _builtin_name(call: cst.Call) -> str:
+    return cst.ensure_type(call.func, cst.Name).value
 
 
 def _asked_first(codemod: TargetedCodemod, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
