@@ -9,6 +9,60 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+from libcst.metadata import (
+    ExpressionContextProvider,
+    ParentNodeProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
+
+from methods.codemods.base import TargetedCodemod
+from methods.codemods.module_names import fresh_name, taken_names
+
+
+class LoopHoisting(TargetedCodemod):
+    """The frame of a rule that reads things once before a loop.
+
+    A rule fills ``replaced`` (id of an expression -> the local read instead) and answers
+    :meth:`hoisted_lines` for each statement of a block; this class makes the edits.
+    """
+
+    METADATA_DEPENDENCIES = (
+        ExpressionContextProvider,
+        ParentNodeProvider,
+        QualifiedNameProvider,
+        ScopeProvider,
+    )
+    QUICK_CHECK = m.For() | m.While()
+
+    def __init__(self, context: CodemodContext, target_qualname: str) -> None:
+        super().__init__(context, target_qualname)
+        self.tree = cst.Module([])
+        self.replaced: dict[int, str] = {}
+        self._taken: set[str] | None = None
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.tree = node
+
+    def fresh(self, base: str) -> str:
+        """``base``, numbered when the module or the builtins already use that name."""
+        if self._taken is None:
+            self._taken = taken_names(self.tree)
+        return fresh_name(base, self._taken)
+
+    def hoisted_lines(self, statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+        """The lines to put before ``statement`` (a loop of the original tree)."""
+        return []
+
+    def read(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
+        return read_of(self.replaced.get(id(original)), updated)
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        return with_hoisted(original_node, updated_node, self.hoisted_lines)
 
 
 def assignment(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:

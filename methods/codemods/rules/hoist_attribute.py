@@ -19,47 +19,30 @@ from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
     ParentNodeProvider,
-    QualifiedNameProvider,
     ScopeProvider,
 )
 
 from methods.codemods.analysis import uses_frame
-from methods.codemods.base import TargetedCodemod
-from methods.codemods.hoisting import assignment, read_of, with_hoisted
+from methods.codemods.hoisting import LoopHoisting, assignment
 from methods.codemods.loop_position import Position, loop_position
 from methods.codemods.module_imports import imported_modules, stable_imports
-from methods.codemods.module_names import fresh_name, taken_names
 
 _ACCESS = m.Attribute(value=m.Name(), attr=m.Name(m.MatchIfTrue(lambda a: not a.startswith("__"))))
 
 
-class HoistAttribute(TargetedCodemod):
+class HoistAttribute(LoopHoisting):
     RULE_ID = "hoist-attribute"
     DESCRIPTION = (
         "Looks a module attribute up once before the loop instead of on every iteration, "
         "replacing a global plus attribute lookup per step with a local read."
     )
-    METADATA_DEPENDENCIES = (
-        ExpressionContextProvider,
-        ParentNodeProvider,
-        QualifiedNameProvider,
-        ScopeProvider,
-    )
-
-    QUICK_CHECK = m.For() | m.While()
 
     def __init__(self, context: CodemodContext, target_qualname: str) -> None:
         super().__init__(context, target_qualname)
-        self._module = cst.Module([])
         self._imports: dict[str, cst.Import] | None = None
-        self._taken: set[str] | None = None
         self._submodules: frozenset[str] | None = None
         self._fresh: dict[tuple[str, str], str] = {}
-        self._replace: dict[int, str] = {}
         self._hoist: dict[int, list[tuple[str, str, str]]] = {}
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._module = node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if not self.in_target or self.star_import or uses_frame(node):
@@ -78,24 +61,16 @@ class HoistAttribute(TargetedCodemod):
             fresh = self._fresh_name(mod, attr)
             self._hoist.setdefault(loop_id, []).append((fresh, mod, attr))
             for access, _ in found:
-                self._replace[id(access)] = fresh
+                self.replaced[id(access)] = fresh
 
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
-        return read_of(self._replace.get(id(original_node)), updated_node)
+        return self.read(original_node, updated_node)
 
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        def lines_for(old: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
-            specs = self._hoist.get(id(old), [])
-            return [
-                assignment(fresh, cst.Attribute(cst.Name(mod), cst.Name(attr)))
-                for fresh, mod, attr in specs
-            ]
-
-        return with_hoisted(original_node, updated_node, lines_for)
+    def hoisted_lines(self, statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+        specs = self._hoist.get(id(statement), [])
+        return [assignment(f, cst.Attribute(cst.Name(m_), cst.Name(a))) for f, m_, a in specs]
 
     def _steady(self, access: cst.Attribute) -> bool:
         """True for a called function, an UPPER_CASE constant or an imported submodule."""
@@ -105,14 +80,14 @@ class HoistAttribute(TargetedCodemod):
         if access.attr.value.isupper():
             return True
         if self._submodules is None:
-            self._submodules = imported_modules(self._module)
+            self._submodules = imported_modules(self.tree)
         return self.qualified_name(access) in self._submodules
 
     def _module_load(self, access: cst.Attribute) -> bool:
         """True when ``access`` reads an attribute of a stable module-level import."""
         name = cst.ensure_type(access.value, cst.Name)
         if self._imports is None:
-            self._imports = stable_imports(self, self._module)
+            self._imports = stable_imports(self, self.tree)
         statement = self._imports.get(name.value)
         if statement is None:
             return False
@@ -123,9 +98,7 @@ class HoistAttribute(TargetedCodemod):
         return len(seen) == 1 and getattr(seen[0], "node", None) is statement
 
     def _fresh_name(self, mod: str, attr: str) -> str:
-        """``mod_attr``, numbered when the module or the builtins already use that name."""
-        if self._taken is None:
-            self._taken = taken_names(self._module)
+        """``mod_attr``, one name per attribute for the whole function."""
         if (mod, attr) not in self._fresh:
-            self._fresh[(mod, attr)] = fresh_name(f"{mod}_{attr}", self._taken)
+            self._fresh[(mod, attr)] = self.fresh(f"{mod}_{attr}")
         return self._fresh[(mod, attr)]

@@ -31,15 +31,13 @@ from libcst.metadata import (
     ExpressionContextProvider,
     FunctionScope,
     ParentNodeProvider,
-    QualifiedNameProvider,
     ScopeProvider,
 )
 
 from methods.codemods.analysis import LAZY_SCOPES, ancestors, declared_outer, uses_frame
 from methods.codemods.base import TargetedCodemod
-from methods.codemods.hoisting import assignment, read_of, with_hoisted
+from methods.codemods.hoisting import LoopHoisting, assignment
 from methods.codemods.knowledge import DICT, LIST, SEQUENCE, SET, Kind, known_bindings
-from methods.codemods.module_names import fresh_name, taken_names
 
 _METHODS: dict[str, tuple[Kind, frozenset[str]]] = {
     "list": (LIST, frozenset(["append", "extend", "insert", "pop", "remove", "index", "count"])),
@@ -93,25 +91,15 @@ class _Hoist:
     name: str  # the local it is read into
 
 
-class HoistInvariant(TargetedCodemod):
+class HoistInvariant(LoopHoisting):
     RULE_ID = "hoist-invariant"
     DESCRIPTION = (
         "Reads a bound method, a length or an attribute of a local the loop never changes "
         "once before the loop instead of on every iteration."
     )
-    METADATA_DEPENDENCIES = (
-        ExpressionContextProvider,
-        ParentNodeProvider,
-        QualifiedNameProvider,
-        ScopeProvider,
-    )
-    QUICK_CHECK = m.For() | m.While()
 
     def __init__(self, context: CodemodContext, target_qualname: str) -> None:
         super().__init__(context, target_qualname)
-        self._module = cst.Module([])
-        self._taken: set[str] | None = None
-        self._replace: dict[int, str] = {}
         self._hoist: dict[int, list[_Hoist]] = {}
         self._classes: list[cst.ClassDef] = []
         self._method: cst.FunctionDef | None = None
@@ -119,9 +107,6 @@ class HoistInvariant(TargetedCodemod):
         self._class: cst.ClassDef | None = None
         self._names: dict[str, str] = {}  # one local per expression, read before each loop
         self._hoisted: set[tuple[int, str]] = set()
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._module = node
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._classes.append(node)
@@ -149,7 +134,7 @@ class HoistInvariant(TargetedCodemod):
             if (id(loop), code) not in self._hoisted:
                 self._hoisted.add((id(loop), code))
                 self._hoist.setdefault(id(loop), []).append(_Hoist(expression, self._names[code]))
-            self._replace[id(expression)] = self._names[code]
+            self.replaced[id(expression)] = self._names[code]
 
     def _found(self, func: cst.FunctionDef) -> Iterator[tuple[cst.BaseExpression, str]]:
         """Each hoistable read in a loop of ``func`` and the local it depends on."""
@@ -164,23 +149,13 @@ class HoistInvariant(TargetedCodemod):
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
-        return self._swap(original_node, updated_node)
+        return self.read(original_node, updated_node)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        return self._swap(original_node, updated_node)
+        return self.read(original_node, updated_node)
 
-    def _swap(
-        self, original: cst.BaseExpression, updated: cst.BaseExpression
-    ) -> cst.BaseExpression:
-        return read_of(self._replace.get(id(original)), updated)
-
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        def lines_for(old: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
-            return [assignment(h.name, h.node) for h in self._hoist.get(id(old), [])]
-
-        return with_hoisted(original_node, updated_node, lines_for)
+    def hoisted_lines(self, statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+        return [assignment(h.name, h.node) for h in self._hoist.get(id(statement), [])]
 
     def _outermost_loop(
         self, func: cst.FunctionDef, expression: cst.BaseExpression, name: str
@@ -419,14 +394,12 @@ class HoistInvariant(TargetedCodemod):
         return bool(m.findall(loop, m.AugAssign(target=m.Attribute(attr=m.Name(attr)))))
 
     def _fresh_name(self, expression: cst.BaseExpression) -> str:
-        if self._taken is None:
-            self._taken = taken_names(self._module)
         if isinstance(expression, cst.Call):
             arg = cst.ensure_type(expression.args[0].value, cst.Name)
-            return fresh_name(f"{arg.value}_{_builtin_name(expression)}", self._taken)
+            return self.fresh(f"{arg.value}_{_builtin_name(expression)}")
         attribute = cst.ensure_type(expression, cst.Attribute)
         owner = cst.ensure_type(attribute.value, cst.Name).value
-        return fresh_name(f"{owner}_{attribute.attr.value}", self._taken)
+        return self.fresh(f"{owner}_{attribute.attr.value}")
 
 
 def _builtin_name(call: cst.Call) -> str:
