@@ -69,8 +69,10 @@ class HoistAttribute(LoopHoisting):
         return self.read(original_node, updated_node)
 
     def hoisted_lines(self, statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
-        specs = self._hoist.get(id(statement), [])
-        return [assignment(f, cst.Attribute(cst.Name(m_), cst.Name(a))) for f, m_, a in specs]
+        return [
+            assignment(fresh, cst.Attribute(cst.Name(mod), cst.Name(attr)))
+            for fresh, mod, attr in self._hoist.get(id(statement), [])
+        ]
 
     def _steady(self, access: cst.Attribute) -> bool:
         """True for a called function, an UPPER_CASE constant or an imported submodule."""
