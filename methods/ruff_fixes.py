@@ -15,7 +15,9 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import re
 import sys
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,8 +143,25 @@ def function_span(source: str, qualname: str) -> tuple[int, int] | None:
 _SCOPES = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+def target_version(request: Request) -> str | None:
+    """Ruff's ``pyNN`` for the oldest Python the project supports (``requires-python``).
+
+    ``--isolated`` keeps ruff from reading it; without it a fix could use a newer feature
+    (``int.bit_count``, ``str.removeprefix``) than the project promises to run on.
+    """
+    path = request.project_path(request.repo_root) / "pyproject.toml"
+    try:
+        project = tomllib.loads(path.read_text()).get("project", {})
+    except (OSError, ValueError):
+        return None
+    found = re.search(r">=?\s*3\.(\d+)", str(project.get("requires-python", "")))
+    return f"py3{found.group(1)}" if found else None
+
+
 def _ruff(request: Request, args: Sequence[str], source: str, filename: str) -> str | None:
-    argv = [sys.executable, "-m", "ruff", *args, "--stdin-filename", filename, "-"]
+    version = target_version(request)
+    pinned = ["--target-version", version] if version else []
+    argv = [sys.executable, "-m", "ruff", *args, *pinned, "--stdin-filename", filename, "-"]
     cwd = request.repo_root
     done = sandbox.run(argv, cwd, timeout=request.limits.tool_timeout, kind="ruff", stdin=source)
     return done.stdout if done.returncode in (0, 1) and not done.timed_out else None

@@ -92,6 +92,19 @@ def test_the_union_makes_the_fixes_that_one_fix_enables(request_: Request) -> No
     assert "for k in d if k" in found[COMBINED].source  # SIM118, once PERF102 made keys()
 
 
+def test_fixes_keep_to_the_oldest_python_the_project_supports(tmp_path: Path) -> None:
+    source = "def ones(n):\n    return bin(n).count('1')\n"
+    found = {}
+    for requires in ("3.8", "3.10"):
+        root = tmp_path / requires
+        root.mkdir()
+        pyproject = f'[project]\nname = "p"\nrequires-python = ">={requires}"\n'
+        commit_files(root, {"pkg/mod.py": source, "pyproject.toml": pyproject})
+        request = make_request(root)
+        found[requires] = [r.rule for r in ruff_rewrites(request, source, "ones", "pkg/mod.py")]
+    assert found == {"3.8": [], "3.10": ["bit-count"]}  # int.bit_count is new in 3.10
+
+
 def test_spans_and_keeping_only_the_inside() -> None:
     assert function_span(SOURCE, "lookups") == (7, 12)
     assert function_span(SOURCE, "Table.keys") == (20, 22)
