@@ -26,15 +26,19 @@ from bot.core import sandbox
 from bot.core.request import Request
 
 COMBINED = "ruff-combined"
+_IMPORT = re.compile(r"(import |from \S+ import )")
 BASE_ARGS = ("check", "--isolated", "--no-cache", "--preview", "--unsafe-fixes")
 
-# Code -> why its fix is faster. Each fix was timed before/after on a small case on CPython
-# 3.11 and 3.13 with the same result; rules at or below about 1.1x on either were left out,
-# and so were fixes that change behaviour in ways the gates may not see (PLR6104's ``+=``
-# mutates a list other names may share; FURB118's operator.itemgetter differs on one case).
+# Code -> why its fix is faster. Each fix was timed before and after on small cases on
+# CPython 3.11 and 3.13 with the same results, by a helper session whose table sits beside
+# the issue; rules not faster on both were left out, and so were FURB177 (``Path.cwd()``
+# does not resolve symlinks as ``Path().resolve()`` did: invisible to the tests) and
+# PERF401/PERF403 (the codemods build the comprehension; ruff's ``extend`` form is slower).
 WHY: dict[str, str] = {
-    "C400": "list(generator) builds the list directly instead of through a comprehension call",
-    "C401": "set(generator) builds the set directly instead of through a comprehension call",
+    "B009": "plain attribute access skips the getattr call",
+    "B010": "plain attribute assignment skips the setattr call",
+    "C400": "a list comprehension skips the generator and the list() call",
+    "C401": "a set comprehension skips the generator and the set() call",
     "C402": "a dict comprehension skips building a tuple per item for dict()",
     "C403": "a set comprehension skips the intermediate list",
     "C404": "a dict comprehension skips the intermediate list of pairs",
@@ -43,11 +47,19 @@ WHY: dict[str, str] = {
     "C408": "a literal skips the global lookup and call of dict()/list()/tuple()",
     "C409": "a tuple literal skips building a list first",
     "C410": "the list literal alone skips a second copy",
+    "C411": "the list comprehension alone skips a second copy",
+    "C414": "the outer call reads the iterable directly, skipping an inner copy",
     "C416": "list()/set()/dict() of the iterable skips an identity comprehension",
     "C417": "a comprehension skips a lambda call per item",
     "C418": "the dict literal alone skips a second copy",
-    "C419": "any()/all() over a generator stops at the first decisive item",
+    "C419": "any()/all() over a generator stop at the first decisive item",
+    "C420": "dict.fromkeys skips a comprehension step per key",
+    "E711": "an identity test with None skips the __eq__ call",
+    "FLY002": "an f-string skips building a list for str.join",
+    "FURB105": "print() without an empty string skips writing it",
+    "FURB118": "an operator function skips a Python-level lambda call per use",
     "FURB131": "list.clear() skips building and deleting a full slice",
+    "FURB140": "itertools.starmap skips unpacking each tuple in Python",
     "FURB142": "set.update() adds every item in one call instead of one call per item",
     "FURB145": "list.copy() skips the generic slice machinery",
     "FURB148": "iterating the sequence itself skips building an index per item",
@@ -55,23 +67,58 @@ WHY: dict[str, str] = {
     "FURB161": "int.bit_count() skips formatting the number as a string",
     "FURB162": "fromisoformat reads the Z suffix itself, skipping a string replace",
     "FURB163": "math.log2/log10 skip the division by a second logarithm",
+    "FURB164": "the Fraction/Decimal constructor skips a class-method lookup",
     "FURB166": "int(s, 0) skips slicing the prefix off",
     "FURB168": "an identity test skips the isinstance call",
     "FURB169": "an identity test skips the type() call",
     "FURB171": "an equality test skips building a one-item container",
-    "FURB177": "Path.cwd() skips resolving a relative path against the file system",
+    "FURB181": "hexdigest() skips building the bytes and converting them",
     "FURB187": "list.reverse() reverses in place instead of copying",
     "FURB188": "str.removeprefix/removesuffix skip the test and the slice",
     "FURB192": "min()/max() find one item in linear time instead of sorting",
     "PERF101": "iterating the sequence itself skips copying it into a new list first",
     "PERF102": "iterating keys() or values() skips building a tuple per item",
+    "PIE800": "one dict display skips unpacking an inner one",
+    "PIE804": "keyword arguments skip building and unpacking a dict",
+    "PIE807": "the list type skips a lambda call per missing key",
+    "PIE810": "one startswith/endswith with a tuple skips a call per prefix",
+    "PLC0207": "a split with maxsplit stops after the part it needs",
+    "PLC0208": "iterating a tuple skips hashing the items into a set",
+    "PLC1802": "the truth test skips the len() call",
+    "PLC2801": "the operator skips looking the dunder method up by name",
+    "PLR1712": "tuple swapping skips a temporary variable",
     "PLR1714": "one membership test replaces a chain of equality tests",
     "PLR1733": "the loop's own value skips indexing the dict again",
     "PLR1736": "the loop's own value skips indexing the list again",
+    "PLR6104": "augmented assignment updates in place instead of building a new object",
     "PLR6201": "a set literal is one hash lookup instead of a linear scan",
+    "PLW0108": "the function itself skips a lambda call per use",
+    "PLW3301": "one min()/max() call skips a nested call",
+    "RET504": "returning the value skips storing it in a variable first",
+    "RSE102": "raising the class skips an explicit empty call",
+    "RUF010": "a conversion flag skips the str()/repr() call",
+    "RUF015": "next(iter(...)) takes one item instead of building the whole list",
+    "RUF017": "functools.reduce with operator.iadd skips quadratic list copying",
+    "RUF019": "dict.get skips the second lookup",
+    "RUF037": "an empty deque skips building an empty list",
+    "RUF046": "the redundant int() call goes",
+    "RUF050": "an empty if goes",
+    "RUF055": "a str method skips compiling and running a regular expression",
+    "RUF056": "dict.get's own default skips passing one",
+    "RUF057": "rounding an int to an int goes",
+    "RUF070": "yielding the value skips storing it in a variable first",
+    "SIM114": "one test with or skips repeating the same branch",
     "SIM118": "key in dict skips building the keys view",
+    "SIM201": "!= skips negating an == result",
+    "SIM202": "== skips negating a != result",
+    "SIM211": "not skips a conditional expression",
+    "SIM401": "dict.get skips the second lookup",
+    "SIM905": "a list literal skips splitting a string on every call",
+    "SIM911": "dict.items() skips zipping keys() and values()",
+    "UP003": "the builtin type skips calling type() on a literal",
     "UP012": "a bytes literal skips encoding a string on every call",
     "UP018": "a literal skips calling str()/int()/float()/bool() on one",
+    "UP030": "automatic field numbering skips parsing the indices",
     "UP032": "an f-string skips the str.format method call",
 }
 RULES = tuple(WHY)
@@ -185,7 +232,8 @@ def _fixable(
         fix = item.get("fix") if isinstance(item, dict) else None
         if not fix or not fix.get("edits"):
             continue
-        edits = [e for e in fix["edits"] if not _no_op(lines, e)] or fix["edits"]
+        edits = [e for e in fix["edits"] if not _no_op(lines, e) and not _imports(lines, e)]
+        edits = edits or fix["edits"]
         rows = [e["location"]["row"] for e in edits] + [e["end_location"]["row"] for e in edits]
         code = str(item.get("code"))
         if span[0] <= min(rows) and max(rows) <= span[1]:
@@ -202,6 +250,19 @@ def _no_op(lines: list[str], edit: dict[str, Any]) -> bool:
         return False
     line = lines[start["row"] - 1]
     return bool(line[start["column"] - 1 : end["column"] - 1] == edit.get("content"))
+
+
+def _imports(lines: list[str], edit: dict[str, Any]) -> bool:
+    """True when ``edit`` only adds or rewrites top-level import lines (``import operator``
+    for FURB118's fix): :func:`keep_inside` keeps those, wherever they are."""
+    start, end = edit["location"], edit["end_location"]
+    written = str(edit.get("content", "")).splitlines()
+    replaced = lines[start["row"] - 1 : end["row"] - 1] if end["row"] > start["row"] else []
+    return (
+        start["column"] == 1
+        and any(_IMPORT.match(line) for line in written)
+        and all(_IMPORT.match(line) or not line.strip() for line in [*written, *replaced])
+    )
 
 
 def _fixed(
@@ -221,7 +282,8 @@ def _fixed(
 
 
 def keep_inside(old: str, new: str, span: tuple[int, int]) -> str:
-    """``old`` with only the changes of ``new`` that replace lines inside ``span``."""
+    """``old`` with only the changes of ``new`` that replace lines inside ``span``, and
+    those that add or rewrite top-level import lines (a fix inside may need them)."""
     before = old.splitlines(keepends=True)
     after = new.splitlines(keepends=True)
     first, last = span[0] - 1, span[1]  # 0-based, half open
@@ -229,12 +291,21 @@ def keep_inside(old: str, new: str, span: tuple[int, int]) -> str:
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         inside = first <= i1 and i2 <= last and (i1 < i2 or first < i1 < last)
-        if tag == "replace" and not inside and i2 - i1 == j2 - j1:
+        if tag != "equal" and not inside and _only_imports(before[i1:i2], after[j1:j2]):
+            out.extend(after[j1:j2])
+        elif tag == "replace" and not inside and i2 - i1 == j2 - j1:
             # one change block across the border: line by line, each on its own side
             out.extend(after[j] if first <= i < last else before[i] for i, j in _pairs(i1, j1, i2))
         else:
             out.extend(after[j1:j2] if tag != "equal" and inside else before[i1:i2])
     return "".join(out)
+
+
+def _only_imports(removed: list[str], added: list[str]) -> bool:
+    lines = [*removed, *added]
+    return any(_IMPORT.match(line) for line in added) and all(
+        _IMPORT.match(line) or not line.strip() for line in lines
+    )
 
 
 def _pairs(i1: int, j1: int, i2: int) -> list[tuple[int, int]]:

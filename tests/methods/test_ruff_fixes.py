@@ -105,6 +105,18 @@ def test_fixes_keep_to_the_oldest_python_the_project_supports(tmp_path: Path) ->
     assert found == {"3.8": [], "3.10": ["bit-count"]}  # int.bit_count is new in 3.10
 
 
+def test_a_fix_may_bring_its_import(request_: Request) -> None:
+    source = "import math\n\n\ndef second(rows):\n    return sorted(rows, key=lambda r: r[1])\n"
+    [rewrite] = ruff_rewrites(request_, source, "second", "pkg/mod.py")
+    assert rewrite.rule == "reimplemented-operator"
+    assert rewrite.source.startswith("import math\nimport operator\n")
+    assert "key=operator.itemgetter(1)" in rewrite.source
+    namespace: dict[str, object] = {}
+    exec(compile(rewrite.source, "<fixed>", "exec"), namespace)  # our own test input
+    second = namespace["second"]
+    assert callable(second) and second([(1, 2), (0, 1)]) == [(0, 1), (1, 2)]
+
+
 def test_spans_and_keeping_only_the_inside() -> None:
     assert function_span(SOURCE, "lookups") == (7, 12)
     assert function_span(SOURCE, "Table.keys") == (20, 22)
