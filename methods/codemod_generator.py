@@ -1,24 +1,29 @@
-"""The embedded, offline generator: one candidate per codemod rule that changes the target.
+"""The embedded, offline generator: one candidate per codemod rule, then per ruff fix, that
+changes the target.
 
 With ``history``, rules already tried for the target are skipped, so a method that asks
 again (actor-critic revising, adversarial wanting more entrants) gets the next rules.
+The memoise rule is told what the captured calls showed (:mod:`methods.purity`); ruff's
+curated fixes (:mod:`methods.ruff_fixes`) come after the codemods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.generator import Attempt
 from bot.core.method import MethodContext
-from methods.codemods import rewrites_for
+from methods.codemods import MEMO, rewrites_for
+from methods.purity import memo_for
+from methods.ruff_fixes import ruff_rewrites
 
 NAME = "codemods"
 
 
 class CodemodGenerator:
-    """libcst rewrites: deterministic, no network, always available."""
+    """libcst rewrites and ruff fixes: deterministic, no network, always available."""
 
     name = NAME
 
@@ -35,8 +40,8 @@ class CodemodGenerator:
         repo_path = ctx.request.repo_relative(target.file)
         tried = {a.candidate.diff_sha256 for a in history}
         found: list[Candidate] = []
-        for rewrite in rewrites_for(source, target.qualname):
-            diff = make_diff(repo_path, source, rewrite.source)
+        for rule, description, new, provenance in _rewrites(ctx, target, source):
+            diff = make_diff(repo_path, source, new)
             if not diff:
                 continue
             candidate = Candidate(
@@ -45,12 +50,25 @@ class CodemodGenerator:
                 files=(repo_path,),
                 method=method,
                 generator=NAME,
-                rule=rewrite.rule,
-                description=rewrite.description,
+                rule=rule,
+                description=description,
+                provenance=provenance,
             )
             if candidate.diff_sha256 in tried:
                 continue
+            tried.add(candidate.diff_sha256)  # two sources may propose the same change
             found.append(candidate)
             if count is not None and len(found) >= count:
                 break
         return found
+
+
+def _rewrites(
+    ctx: MethodContext, target: Target, source: str
+) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    """(rule, description, new module text, provenance): the codemods first, then ruff."""
+    memo = memo_for(ctx, target)
+    for rewrite in rewrites_for(source, target.qualname, {MEMO: memo} if memo else {}):
+        yield rewrite.rule, rewrite.description, rewrite.source, {}
+    for fix in ruff_rewrites(ctx.request, source, target.qualname, target.file):
+        yield fix.rule, fix.description, fix.source, {"tool": "ruff", "ruff_rules": fix.code}

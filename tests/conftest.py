@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -164,49 +165,68 @@ class GateBench:
         return GateContext(self.request, candidate, self.baseline, root)
 
 
-@pytest.fixture
-def gate_bench(make_repo: Callable[..., Path]) -> Iterator[Callable[..., GateBench]]:
-    """Factory: ``gate_bench(files, project='.', suite=False, capture=(), **request_overrides)``.
+def open_bench(
+    root: Path,
+    project: str = ".",
+    suite: bool = False,
+    capture: tuple[Target, ...] = (),
+    name: str = "test-run",
+    **overrides: Any,
+) -> GateBench:
+    """A GateBench on the repository at ``root``; the caller closes its worktrees.
 
     With ``suite=True`` the base suite is run through the harness, so the baseline has real
     test outcomes, import roots and (for ``capture`` targets) captured calls.
     """
+    request = make_request(root, project, **overrides)
+    trees = Worktrees(root, request.home, name).__enter__()
+    base_root = trees.add("base", request.base_commit)
+    work = request.home / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    baseline = Baseline(root=base_root, work_dir=work, test_outcomes={}, import_roots=())
+    if suite or capture:
+        ran = run_suite(request, base_root, capture=capture)
+        baseline.test_outcomes = ran.outcomes
+        baseline.import_roots = ran.import_roots
+        if capture:
+            capture_file = work / "captures.json"
+            capture_file.write_text(json.dumps(ran.captures))
+            baseline.capture_file = capture_file
+            baseline.targets = capture
+            baseline.captured_calls = {k: len(v["calls"]) for k, v in ran.captures.items()}
+    return GateBench(request, trees, baseline)
+
+
+def close_bench(bench: GateBench) -> None:
+    bench.worktrees.close()
+    shutil.rmtree(bench.request.output_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def gate_bench(make_repo: Callable[..., Path]) -> Iterator[Callable[..., GateBench]]:
+    """Factory: ``gate_bench(files, project='.', suite=False, capture=(), **request_overrides)``
+    (see :func:`open_bench`)."""
     benches: list[GateBench] = []
 
-    def build(
-        files: dict[str, str],
-        project: str = ".",
-        suite: bool = False,
-        capture: tuple[Target, ...] = (),
-        **overrides: Any,
-    ) -> GateBench:
+    def build(files: dict[str, str], project: str = ".", **kwargs: Any) -> GateBench:
         root = make_repo(files, name=f"repo{len(benches)}")
-        request = make_request(root, project, **overrides)
-        trees = Worktrees(root, request.home, f"test-run-{len(benches)}").__enter__()
-        base_root = trees.add("base", request.base_commit)
-        work = request.home / "work"
-        work.mkdir(parents=True, exist_ok=True)
-        baseline = Baseline(root=base_root, work_dir=work, test_outcomes={}, import_roots=())
-        if suite or capture:
-            ran = run_suite(request, base_root, capture=capture)
-            baseline.test_outcomes = ran.outcomes
-            baseline.import_roots = ran.import_roots
-            if capture:
-                capture_file = work / "captures.json"
-                import json
-
-                capture_file.write_text(json.dumps(ran.captures))
-                baseline.capture_file = capture_file
-                baseline.targets = capture
-                baseline.captured_calls = {k: len(v["calls"]) for k, v in ran.captures.items()}
-        bench = GateBench(request, trees, baseline)
+        bench = open_bench(root, project, name=f"test-run-{len(benches)}", **kwargs)
         benches.append(bench)
         return bench
 
     yield build
     for bench in benches:
-        bench.worktrees.close()
-        shutil.rmtree(bench.request.output_dir, ignore_errors=True)
+        close_bench(bench)
 
 
-__all__ = ["CLI", "GateBench", "cli_env", "commit_files", "make_request", "replace", "run_cli"]
+__all__ = [
+    "CLI",
+    "GateBench",
+    "cli_env",
+    "close_bench",
+    "commit_files",
+    "make_request",
+    "open_bench",
+    "replace",
+    "run_cli",
+]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -58,6 +59,11 @@ class TargetedCodemod(VisitorBasedCodemodCommand):
                 return self.transform_module_impl(wrapper.module)
             finally:
                 self.context = replace(self.context, wrapper=None)
+
+    @classmethod
+    def describe(cls, scratch: Mapping[str, Any]) -> str:
+        """Why the change helps; a rule told facts in ``scratch`` by its caller may say more."""
+        return cls.DESCRIPTION
 
     @classmethod
     def might_change(cls, func: cst.FunctionDef) -> bool:

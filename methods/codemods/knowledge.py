@@ -24,7 +24,7 @@ class Kind:
     displays: m.BaseMatcherNode
     calls: frozenset[str]
     hints: frozenset[str]
-    star: str  # the Parameters field whose parameter always holds this kind
+    star: str  # the Parameters field whose parameter always holds this kind ("" for none)
 
 
 SEQUENCE = Kind(
@@ -41,6 +41,19 @@ DICT = Kind(
     frozenset({"builtins.dict", "typing.Dict", "typing.DefaultDict", "typing.OrderedDict"})
     | frozenset(f"collections.{n}" for n in ("defaultdict", "OrderedDict", "Counter")),
     "star_kwarg",
+)
+# Exactly a list, or exactly a set: for rules that need that type's own methods.
+LIST = Kind(
+    m.List() | m.ListComp(),
+    frozenset({"builtins.list", "builtins.sorted"}),
+    frozenset({"builtins.list", "typing.List"}),
+    "",
+)
+SET = Kind(
+    m.Set() | m.SetComp(),
+    frozenset({"builtins.set"}),
+    frozenset({"builtins.set", "typing.Set"}),
+    "",
 )
 
 
@@ -77,7 +90,7 @@ def _gives(codemod: TargetedCodemod, binding: cst.CSTNode, kind: Kind) -> bool:
     parent = codemod.get_metadata(ParentNodeProvider, binding, None)
     if isinstance(binding, cst.Param):
         if isinstance(parent, cst.Parameters) and binding in (parent.star_arg, parent.star_kwarg):
-            return getattr(parent, kind.star) is binding  # *args is a tuple, **kw a dict
+            return bool(kind.star) and getattr(parent, kind.star) is binding  # *args: tuple
         default_ok = binding.default is None or m.matches(binding.default, kind.displays)
         return default_ok and hint(codemod, binding) in kind.hints
     if isinstance(parent, cst.AssignTarget):

@@ -27,12 +27,17 @@ def _outcome(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]
 
 
 def assert_same_behaviour(
-    rule: type[TargetedCodemod], source: str, name: str, inputs: Iterable[tuple[Any, ...]]
+    rule: type[TargetedCodemod],
+    source: str,
+    name: str,
+    inputs: Iterable[tuple[Any, ...]],
+    call: str | None = None,
 ) -> str:
     """Rewrite ``name`` with ``rule``, check it changed, and compare both on ``inputs``.
 
-    Each version runs in its own fresh namespace; results (or exception types) must match.
-    Returns the rewritten text so a test can also look at it.
+    ``call`` names the top-level function that is run (``name`` itself by default; a method
+    is run through such a function). Each version runs in its own fresh namespace; results
+    (or exception types) must match. Returns the rewritten text so a test can look at it.
     """
     before = textwrap.dedent(source)
     after = transform(rule, before, name)
@@ -42,8 +47,8 @@ def assert_same_behaviour(
     exec(compile(before, "<before>", "exec"), old)
     exec(compile(after, "<after>", "exec"), new)
     for args in inputs:
-        expected = _outcome(old[name], copy.deepcopy(args))
-        assert _outcome(new[name], copy.deepcopy(args)) == expected, (args, after)
+        expected = _outcome(old[call or name], copy.deepcopy(args))
+        assert _outcome(new[call or name], copy.deepcopy(args)) == expected, (args, after)
     return after
 
 

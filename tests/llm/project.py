@@ -2,7 +2,8 @@
 
 ``count_allowed`` checks each word against a 400-item list; the rewrite uses a set, tens of
 times faster on the recorded calls, so the performance gate passes even on a loaded machine.
-``is_vowel`` is what the codemods can improve (``membership-set``) when no model answers.
+``is_vowel`` is what the offline generator can improve (ruff's ``literal-membership``) when
+no model answers.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ def squares_project(selfimprove: str = "") -> dict[str, str]:
         "pyproject.toml": FILES["pyproject.toml"]
         + f"\n[tool.selfimprove]\n{selfimprove}"
         + "\n[tool.selfimprove.thresholds]\nrounds = 10\nsample-seconds = 0.004\n",
-        MODULE: FILES[MODULE] + "\n\ndef squares(values):\n    result = []\n"
+        MODULE: FILES[MODULE]
+        + "\n\ndef squares(values: list[int]) -> list[int]:\n    result = []\n"
         "    for v in values:\n        result.append(v * v)\n    return result\n",
         "tests/test_squares.py": "from pkg.stats import squares\n\n\ndef test_squares():\n"
         "    for n in range(30):\n        assert len(squares(list(range(n * 50)))) == n * 50\n",

@@ -12,9 +12,6 @@ name (``import os.path``); a variable such as ``sys.stdout`` is left alone.
 
 from __future__ import annotations
 
-import builtins
-import keyword
-
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext
@@ -22,46 +19,30 @@ from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
     ParentNodeProvider,
-    QualifiedNameProvider,
     ScopeProvider,
 )
 
 from methods.codemods.analysis import uses_frame
-from methods.codemods.base import TargetedCodemod
+from methods.codemods.hoisting import LoopHoisting, assignment
 from methods.codemods.loop_position import Position, loop_position
 from methods.codemods.module_imports import imported_modules, stable_imports
 
-_RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 _ACCESS = m.Attribute(value=m.Name(), attr=m.Name(m.MatchIfTrue(lambda a: not a.startswith("__"))))
 
 
-class HoistAttribute(TargetedCodemod):
+class HoistAttribute(LoopHoisting):
     RULE_ID = "hoist-attribute"
     DESCRIPTION = (
         "Looks a module attribute up once before the loop instead of on every iteration, "
         "replacing a global plus attribute lookup per step with a local read."
     )
-    METADATA_DEPENDENCIES = (
-        ExpressionContextProvider,
-        ParentNodeProvider,
-        QualifiedNameProvider,
-        ScopeProvider,
-    )
-
-    QUICK_CHECK = m.For() | m.While()
 
     def __init__(self, context: CodemodContext, target_qualname: str) -> None:
         super().__init__(context, target_qualname)
-        self._module = cst.Module([])
         self._imports: dict[str, cst.Import] | None = None
-        self._taken: set[str] | None = None
         self._submodules: frozenset[str] | None = None
         self._fresh: dict[tuple[str, str], str] = {}
-        self._replace: dict[int, str] = {}
         self._hoist: dict[int, list[tuple[str, str, str]]] = {}
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._module = node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if not self.in_target or self.star_import or uses_frame(node):
@@ -80,31 +61,18 @@ class HoistAttribute(TargetedCodemod):
             fresh = self._fresh_name(mod, attr)
             self._hoist.setdefault(loop_id, []).append((fresh, mod, attr))
             for access, _ in found:
-                self._replace[id(access)] = fresh
+                self.replaced[id(access)] = fresh
 
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
-        fresh = self._replace.get(id(original_node))
-        if fresh is None:
-            return updated_node
-        return cst.Name(fresh, lpar=updated_node.lpar, rpar=updated_node.rpar)
+        return self.read(original_node, updated_node)
 
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        if not any(id(old) in self._hoist for old in original_node.body):
-            return updated_node
-        body: list[cst.BaseStatement] = []
-        for old, new in zip(original_node.body, updated_node.body, strict=True):
-            hoisted = [_assignment(*spec) for spec in self._hoist.get(id(old), [])]
-            if hoisted and isinstance(new, cst.For | cst.While):
-                # Comments and blank lines above the loop now sit above the hoisted lines.
-                hoisted[0] = hoisted[0].with_changes(leading_lines=new.leading_lines)
-                new = new.with_changes(leading_lines=())
-            body.extend(hoisted)
-            body.append(new)
-        return updated_node.with_changes(body=body)
+    def hoisted_lines(self, statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+        return [
+            assignment(fresh, cst.Attribute(cst.Name(mod), cst.Name(attr)))
+            for fresh, mod, attr in self._hoist.get(id(statement), [])
+        ]
 
     def _steady(self, access: cst.Attribute) -> bool:
         """True for a called function, an UPPER_CASE constant or an imported submodule."""
@@ -114,14 +82,14 @@ class HoistAttribute(TargetedCodemod):
         if access.attr.value.isupper():
             return True
         if self._submodules is None:
-            self._submodules = imported_modules(self._module)
+            self._submodules = imported_modules(self.tree)
         return self.qualified_name(access) in self._submodules
 
     def _module_load(self, access: cst.Attribute) -> bool:
         """True when ``access`` reads an attribute of a stable module-level import."""
         name = cst.ensure_type(access.value, cst.Name)
         if self._imports is None:
-            self._imports = stable_imports(self, self._module)
+            self._imports = stable_imports(self, self.tree)
         statement = self._imports.get(name.value)
         if statement is None:
             return False
@@ -132,20 +100,7 @@ class HoistAttribute(TargetedCodemod):
         return len(seen) == 1 and getattr(seen[0], "node", None) is statement
 
     def _fresh_name(self, mod: str, attr: str) -> str:
-        """``mod_attr``, numbered when the module or the builtins already use that name."""
-        if self._taken is None:
-            names = m.findall(self._module, m.Name())
-            self._taken = {n.value for n in names if isinstance(n, cst.Name)} | _RESERVED
+        """``mod_attr``, one name per attribute for the whole function."""
         if (mod, attr) not in self._fresh:
-            base = candidate = f"{mod}_{attr}"
-            number = 2
-            while candidate in self._taken:
-                candidate, number = f"{base}_{number}", number + 1
-            self._taken.add(candidate)
-            self._fresh[(mod, attr)] = candidate
+            self._fresh[(mod, attr)] = self.fresh(f"{mod}_{attr}")
         return self._fresh[(mod, attr)]
-
-
-def _assignment(fresh: str, mod: str, attr: str) -> cst.SimpleStatementLine:
-    value = cst.Attribute(cst.Name(mod), cst.Name(attr))
-    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(fresh))], value)])
