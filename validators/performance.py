@@ -10,16 +10,22 @@ in the same processes, so a process's own speed offset cancels; a target that ca
 timed so (the project cannot be imported twice, a copy behaves differently when it shares
 a process, ...) falls back to fresh process pairs per round, and the verdict says which
 method timed each target and why. :mod:`validators.perfstats` then decides.
+
+The timing is a sequential test with a futility bound: after the first quarter of the
+target's rounds, a candidate whose ratio CI lies wholly below the floor is rejected there
+(``stop_early``; the verdict says so), so a clearly slower or no-faster candidate costs a
+fraction of a full verdict.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.core import sandbox
+from bot.core.request import Thresholds
 from validators import perfstats, perftiming
 from validators.context import GateContext, Verdict, failed, passed
 from validators.paths import project_relative
@@ -48,20 +54,29 @@ class Timed:
 
     comparison: perfstats.Comparison
     method: Timing
+    samples: int  # (base, candidate) pairs in-process, rounds in fresh pairs
     fallback: str | None = None  # why in-process timing was not used, when it was asked for
+    stopped_early: bool = False  # the futility look rejected it after the first quarter
 
     def details(self) -> dict[str, Any]:
-        found: dict[str, Any] = {**self.comparison.details(), "timing_method": self.method}
+        found: dict[str, Any] = {
+            **self.comparison.details(),
+            "timing_method": self.method,
+            "samples": self.samples,
+        }
         if self.fallback:
             found["timing_fallback"] = self.fallback
+        if self.stopped_early:
+            found["stopped_early"] = True
         return found
 
 
-def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
+def check(ctx: GateContext, timing: Timing = IN_PROCESS, stop_early: bool = True) -> Verdict:
     """Pass only a candidate that keeps every captured behaviour and is proven faster.
 
     ``timing`` picks how samples are taken; the default is the stronger method, and
     ``"fresh-pairs"`` is kept so a benchmark can compare the two on the same candidate.
+    ``stop_early=False`` turns the futility look off, for the same reason.
     """
     tests = only_test_files(ctx)
     if tests:
@@ -94,7 +109,7 @@ def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
             timed = [k for k in keys if same.usable[k]]
             sample_ns = ctx.request.thresholds.sample_seconds * 1e9
             loops = {k: perftiming.calibrate(base, k, same.usable[k], sample_ns) for k in timed}
-        results = _time(ctx, capture, loops, same.usable, timing)
+        results = _time(ctx, capture, loops, same.usable, timing, stop_early)
     except ReplayError as exc:
         return failed(str(exc))
     finally:
@@ -159,25 +174,46 @@ def _time(
     loops: dict[str, int],
     usable: dict[str, list[int]],
     timing: Timing,
+    stop_early: bool,
 ) -> dict[str, Timed]:
-    """Time every key in-process where possible (when asked to), the rest in fresh pairs."""
+    """Time every key in-process where possible (when asked to), the rest in fresh pairs.
+
+    When the futility look stops the timing, only the target is in the result.
+    """
     thresholds = ctx.request.thresholds
     target = next(iter(loops))  # the others are only checked for slow-downs
     results: dict[str, Timed] = {}
     fallback: dict[str, str] = {}
     if timing == IN_PROCESS:
-        ab = perftiming.in_process(ctx, capture, loops, usable)
+        look = _paired_look(thresholds) if stop_early else None
+        ab = perftiming.in_process(ctx, capture, loops, usable, look)
         fallback = ab.fallback
         for key, groups in ab.pairs.items():
             paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
-            results[key] = Timed(paired(groups, thresholds), IN_PROCESS)
+            size = sum(len(group) for group in groups)
+            results[key] = Timed(paired(groups, thresholds), IN_PROCESS, size)
+        if ab.stopped_early:
+            return {target: replace(results[target], stopped_early=True)}
     rest = {k: n for k, n in loops.items() if k not in results}
     if rest:
-        samples = perftiming.fresh_pairs(ctx, capture, rest, usable)
-        for key, (base, candidate) in samples.items():
+        look = _fresh_look(thresholds) if stop_early and target in rest else None
+        fresh = perftiming.fresh_pairs(ctx, capture, rest, usable, look)
+        for key, (base, candidate) in fresh.samples.items():
             judge = perfstats.speedup if key == target else perfstats.slowdown
-            results[key] = Timed(judge(base, candidate, thresholds), FRESH_PAIRS, fallback.get(key))
-    return {k: results[k] for k in loops}
+            comparison = judge(base, candidate, thresholds)
+            why = fallback.get(key)
+            results[key] = Timed(comparison, FRESH_PAIRS, len(base), why, fresh.stopped_early)
+    return {k: results[k] for k in loops if k in results}
+
+
+def _paired_look(thresholds: Thresholds) -> perftiming.PairedLook:
+    """The futility look on in-process pairs of the target."""
+    return lambda groups: perfstats.futile(perfstats.paired_speedup(groups, thresholds))
+
+
+def _fresh_look(thresholds: Thresholds) -> perftiming.SampleLook:
+    """The futility look on fresh-pair samples of the target."""
+    return lambda base, candidate: perfstats.futile(perfstats.speedup(base, candidate, thresholds))
 
 
 def _decide(
@@ -210,6 +246,12 @@ def _decide(
     }
     if results[key].method == IN_PROCESS:
         details["processes"] = perftiming.AB_PROCESSES
+    if results[key].stopped_early:
+        return failed(
+            f"no proven speed-up over {n} captured calls: {main.summary()} after the first "
+            f"quarter of the rounds, a CI wholly below {main.min_ratio:g}x: stopped early",
+            **details,
+        )
     if not main.significant:
         return failed(
             f"no proven speed-up over {n} captured calls: {main.summary()}; needs "

@@ -12,6 +12,10 @@ the ratio is then the median of the per-pair ratios, so drift and bursts that hi
 halves of a pair cancel; the bootstrap resamples processes before pairs, so a process
 whose two copies happen to sit unevenly in memory cannot decide alone; and Mann-Whitney
 sees each sample scaled by its process's local level (:func:`local_levels`).
+
+The gate is a sequential test with one interim look and a futility bound (:func:`futile`):
+after the first quarter of the rounds, a candidate whose ratio CI lies wholly below the
+floor is rejected there, since the remaining rounds could not lift it to an accept.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bot.core.request import Thresholds
 RESAMPLES = 4000
 CONFIDENCE = 0.95
 
+FIRST_LOOK = 4  # the futility look comes after 1/FIRST_LOOK of the rounds
 NEIGHBOURS = 2  # pairs on each side that set a pair's local level (see local_levels)
 Groups = Sequence[Sequence[tuple[float, float]]]  # per process: (base_s, candidate_s) per pair
 
@@ -116,6 +121,16 @@ def min_ratio_for(base_median_s: float, thresholds: Thresholds) -> float:
     if base_median_s < thresholds.fast_call_seconds:
         return thresholds.min_speedup_fast_call
     return thresholds.min_speedup
+
+
+def futile(comparison: Comparison) -> bool:
+    """True when a speed-up's CI lies wholly below its floor: more rounds cannot rescue it.
+
+    The bound is non-binding: it only ever turns a would-be accept into a reject, so the
+    false-positive rate cannot rise; what it may cost is power, when a real gain's
+    interim CI happens to lie below the floor (measured in benchmarks/run_example.py).
+    """
+    return comparison.ci_high < comparison.min_ratio
 
 
 def _compare(
