@@ -185,8 +185,8 @@ def _time(
     results: dict[str, Timed] = {}
     fallback: dict[str, str] = {}
     if timing == IN_PROCESS:
-        look = _paired_look(thresholds) if stop_early else None
-        ab = perftiming.in_process(ctx, capture, loops, usable, look)
+        paired_look = _paired_look(thresholds) if stop_early else None
+        ab = perftiming.in_process(ctx, capture, loops, usable, paired_look)
         fallback = ab.fallback
         for key, groups in ab.pairs.items():
             paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
