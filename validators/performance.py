@@ -20,7 +20,7 @@ fraction of a full verdict.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from validators.replay_client import ReplayError, ReplayProcess
 
 NAME = "performance"
 Timing = Literal["in-process", "fresh-pairs"]
+LOOK = perfstats.LOOK_CONFIDENCE  # the futility look's CI level
 IN_PROCESS: Timing = "in-process"
 FRESH_PAIRS: Timing = "fresh-pairs"
 
@@ -178,7 +179,8 @@ def _time(
 ) -> dict[str, Timed]:
     """Time every key in-process where possible (when asked to), the rest in fresh pairs.
 
-    When the futility look stops the timing, only the target is in the result.
+    When the futility look stops the timing, only the target is in the result, judged at
+    the look's confidence.
     """
     thresholds = ctx.request.thresholds
     target = next(iter(loops))  # the others are only checked for slow-downs
@@ -188,32 +190,43 @@ def _time(
         paired_look = _paired_look(thresholds) if stop_early else None
         ab = perftiming.in_process(ctx, capture, loops, usable, paired_look)
         fallback = ab.fallback
+        if ab.stopped_early:
+            groups = ab.pairs[target]
+            look = perfstats.paired_speedup(groups, thresholds, LOOK)
+            return {target: Timed(look, IN_PROCESS, _size(groups), stopped_early=True)}
         for key, groups in ab.pairs.items():
             paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
-            size = sum(len(group) for group in groups)
-            results[key] = Timed(paired(groups, thresholds), IN_PROCESS, size)
-        if ab.stopped_early:
-            return {target: replace(results[target], stopped_early=True)}
+            results[key] = Timed(paired(groups, thresholds), IN_PROCESS, _size(groups))
     rest = {k: n for k, n in loops.items() if k not in results}
     if rest:
-        look = _fresh_look(thresholds) if stop_early and target in rest else None
-        fresh = perftiming.fresh_pairs(ctx, capture, rest, usable, look)
+        sample_look = _fresh_look(thresholds) if stop_early and target in rest else None
+        fresh = perftiming.fresh_pairs(ctx, capture, rest, usable, sample_look)
+        if fresh.stopped_early:
+            base, candidate = fresh.samples[target]
+            look = perfstats.speedup(base, candidate, thresholds, LOOK)
+            why = fallback.get(target)
+            return {target: Timed(look, FRESH_PAIRS, len(base), why, stopped_early=True)}
         for key, (base, candidate) in fresh.samples.items():
             judge = perfstats.speedup if key == target else perfstats.slowdown
             comparison = judge(base, candidate, thresholds)
-            why = fallback.get(key)
-            results[key] = Timed(comparison, FRESH_PAIRS, len(base), why, fresh.stopped_early)
-    return {k: results[k] for k in loops if k in results}
+            results[key] = Timed(comparison, FRESH_PAIRS, len(base), fallback.get(key))
+    return {k: results[k] for k in loops}
+
+
+def _size(groups: list[list[tuple[float, float]]]) -> int:
+    return sum(len(group) for group in groups)
 
 
 def _paired_look(thresholds: Thresholds) -> perftiming.PairedLook:
     """The futility look on in-process pairs of the target."""
-    return lambda groups: perfstats.futile(perfstats.paired_speedup(groups, thresholds))
+    return lambda groups: perfstats.futile(perfstats.paired_speedup(groups, thresholds, LOOK))
 
 
 def _fresh_look(thresholds: Thresholds) -> perftiming.SampleLook:
     """The futility look on fresh-pair samples of the target."""
-    return lambda base, candidate: perfstats.futile(perfstats.speedup(base, candidate, thresholds))
+    return lambda base, candidate: perfstats.futile(
+        perfstats.speedup(base, candidate, thresholds, LOOK)
+    )
 
 
 def _decide(
