@@ -237,7 +237,8 @@ class Suite:
 
 def run_suite(package: Package, python: Path, root: Path, timeout: float) -> Suite:
     """The package's full suite in ``root`` with its venv; passed means exit status 0."""
-    argv = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *package.pytest_args]
+    argv = [str(python), "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider"]
+    argv += package.pytest_args
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     began = time.perf_counter()

@@ -143,13 +143,17 @@ class Tally:
     """Gate verdicts on one candidate with one timing method, with or without the look."""
 
     verdicts: list[Verdict] = field(default_factory=list)
-    seconds: float = 0.0
+    times: list[float] = field(default_factory=list)  # seconds per verdict
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.times)
 
     def run(self, context: GateContext, variant: Variant) -> None:
         method, when = variant
         began = time.perf_counter()
         self.verdicts.append(performance.check(context, method, stop_early=when == AFTER))
-        self.seconds += time.perf_counter() - began
+        self.times.append(time.perf_counter() - began)
 
     def ratios(self, name: str = "ratio") -> list[float]:
         return sorted(float(v.details[name]) for v in self.verdicts if name in v.details)
@@ -159,13 +163,18 @@ class Tally:
         accepted = sum(v.passed for v in self.verdicts)
         ratios, lows = self.ratios(), self.ratios("ci_low")
         fell_back = sum(v.details.get("timing_method") == "fresh-pairs" for v in self.verdicts)
-        stopped = sum(bool(v.details.get("stopped_early")) for v in self.verdicts)
+        stopped = [
+            (t, int(v.details["samples"]))
+            for v, t in zip(self.verdicts, self.times, strict=True)
+            if v.details.get("stopped_early")
+        ]
+        where = ", ".join(f"{n}:{t:.1f}s" for t, n in stopped)
         spread = f"{ratios[0]:.3f}-{ratios[-1]:.3f}" if ratios else "-"
         return (
             f"{accepted:>2}/{runs} accepted ({100 * accepted / max(runs, 1):5.1f} %)  "
             f"ratio median {_median(ratios)} range {spread}  CI low median {_median(lows)}  "
-            f"{self.seconds / max(runs, 1):.1f} s/run  stopped early {stopped}  "
-            f"fresh-pair timings {fell_back}"
+            f"{self.seconds / max(runs, 1):.1f} s/run  fresh-pair timings {fell_back}  "
+            f"stopped early {len(stopped)}" + (f" (samples:seconds {where})" if where else "")
         )
 
 

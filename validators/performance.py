@@ -11,10 +11,10 @@ timed so (the project cannot be imported twice, a copy behaves differently when 
 a process, ...) falls back to fresh process pairs per round, and the verdict says which
 method timed each target and why. :mod:`validators.perfstats` then decides.
 
-The timing is a sequential test with a futility bound: after the first quarter of the
-target's rounds, a candidate whose ratio CI lies wholly below the floor is rejected there
-(``stop_early``; the verdict says so), so a clearly slower or no-faster candidate costs a
-fraction of a full verdict.
+The timing is a sequential test with a futility bound: after each quarter of the target's
+rounds but the last, a candidate whose ratio CI lies wholly below the floor is rejected
+there (``stop_early``; the verdict says so), so a clearly slower or no-faster candidate
+costs a fraction of a full verdict.
 """
 
 from __future__ import annotations
@@ -213,6 +213,11 @@ def _time(
     return {k: results[k] for k in loops}
 
 
+def _planned(method: Timing, thresholds: Thresholds) -> int:
+    """The samples a full run takes: pairs in all A/B processes, or fresh-pair rounds."""
+    return thresholds.rounds * (perftiming.AB_PROCESSES if method == IN_PROCESS else 1)
+
+
 def _size(groups: list[list[tuple[float, float]]]) -> int:
     return sum(len(group) for group in groups)
 
@@ -261,8 +266,9 @@ def _decide(
         details["processes"] = perftiming.AB_PROCESSES
     if results[key].stopped_early:
         return failed(
-            f"no proven speed-up over {n} captured calls: {main.summary()} after the first "
-            f"quarter of the rounds, a CI wholly below {main.min_ratio:g}x: stopped early",
+            f"no proven speed-up over {n} captured calls: {main.summary()} after "
+            f"{results[key].samples} of {_planned(results[key].method, thresholds)} samples, "
+            f"a CI wholly below {main.min_ratio:g}x: stopped early",
             **details,
         )
     if not main.significant:

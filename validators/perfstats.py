@@ -13,9 +13,9 @@ halves of a pair cancel; the bootstrap resamples processes before pairs, so a pr
 whose two copies happen to sit unevenly in memory cannot decide alone; and Mann-Whitney
 sees each sample scaled by its process's local level (:func:`local_levels`).
 
-The gate is a sequential test with one interim look and a futility bound (:func:`futile`):
-after the first quarter of the rounds, a candidate whose ratio CI lies wholly below the
-floor is rejected there, since the remaining rounds could not lift it to an accept.
+The gate is a sequential test with a futility bound (:func:`futile`): after each quarter
+of the rounds but the last, a candidate whose ratio CI lies wholly below the floor is
+rejected there, since the remaining rounds could not lift it to an accept.
 """
 
 from __future__ import annotations

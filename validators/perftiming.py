@@ -21,11 +21,12 @@ reproduce it, and neither may run code from the other worktree (a profile hook w
 a target that fails either check, or a project that cannot be imported twice, falls back
 to fresh pairs, with the reason kept.
 
-Both methods time the target first and, once they hold the first quarter of its rounds,
+Both methods time the target first and, after each quarter of its rounds but the last,
 let the caller's futility look stop them (see :func:`validators.perfstats.futile`): a
 clearly slower or no-faster candidate then costs a quarter of the target's timing and
-none of the other targets'. In-process, that quarter comes from two processes of opposite
-orientation run side by side, so the look already sees both ways of being the copy.
+none of the other targets'. In-process, the first quarter comes from two processes of
+opposite orientation run side by side, so the first look already sees both ways of being
+the copy.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ MAX_LOOPS = 10_000_000
 WARM_UP_RUNS = 8  # the 3.11+ interpreter specialises a function after a few runs
 SEED = 0
 AB_PROCESSES = 4  # in-process A/B: processes per gate run, each timing ``rounds`` pairs
-LOOK_PROCESSES = 2  # the processes that hold the futility look's pairs, side by side
-FIRST_LOOK = 4  # the futility look comes after 1/FIRST_LOOK of the target's rounds
+LOOK_PROCESSES = 2  # the processes that hold the first futility look's pairs, side by side
+FIRST_LOOK = 4  # futility looks come after each 1/FIRST_LOOK of the target's rounds
 
 Samples = dict[str, tuple[list[float], list[float]]]  # key -> (base, candidate) s per call
 Pairs = dict[str, list[list[tuple[float, float]]]]  # key -> per process -> (base, cand) s
@@ -66,7 +67,7 @@ class InProcess:
 
     pairs: Pairs
     fallback: dict[str, str]
-    stopped_early: bool = False  # only the target's opening pairs were timed
+    stopped_early: bool = False  # a futility look stopped it: only the target's pairs so far
 
 
 def replay_process(ctx: GateContext, capture: Path, side: str, project: Path) -> ReplayProcess:
@@ -126,18 +127,18 @@ def fresh_pairs(
 ) -> FreshPairs:
     """One sample per side, per round, per key (seconds per call), each round in new processes.
 
-    The target is the first key. After the first quarter of the rounds ``futile`` (if given)
-    sees its samples so far; when it says so, the rounds stop and only the target's samples
-    are kept.
+    The target is the first key. After each quarter of the rounds but the last, ``futile``
+    (if given) sees its samples so far; when it says so, the rounds stop and only the
+    target's samples are kept.
     """
     samples: Samples = {k: ([], []) for k in loops}
     rounds = ctx.request.thresholds.rounds
     target = next(iter(loops))
-    look_at = max(2, rounds // FIRST_LOOK)
+    looks = {max(2, rounds * i // FIRST_LOOK) for i in range(1, FIRST_LOOK)}
     rng = random.Random(SEED)
     first = {k: balanced(rounds, rng) for k in loops}
     for round_ in range(rounds):
-        if futile is not None and round_ == look_at and futile(*samples[target]):
+        if futile is not None and round_ in looks and futile(*samples[target]):
             return FreshPairs({target: samples[target]}, stopped_early=True)
         with pair(ctx, capture) as processes:
             for key, n in loops.items():
@@ -179,33 +180,45 @@ def in_process(
 ) -> InProcess:
     """``rounds`` back-to-back (base, candidate) pairs per key in each of a few processes.
 
-    The target is the first key. The first ``LOOK_PROCESSES`` processes (one of each
-    orientation) run side by side and time the target first; once they hold the first
-    quarter of all its pairs, ``futile`` (if given) sees them and may stop the timing there,
-    before any other key is timed. A process that fails sends its keys to the fallback.
+    The target is the first key and is timed first. The first ``LOOK_PROCESSES`` processes
+    (one of each orientation) run side by side, so that the first quarter of the target's
+    pairs already comes from both; after each quarter but the last, ``futile`` (if given)
+    sees the target's pairs so far and may stop the timing there, before the other keys are
+    timed. A process that fails sends its keys to the fallback.
     """
     fallback: dict[str, str] = {}
     rng = random.Random(SEED)
     count = ctx.request.thresholds.rounds
     target = next(iter(loops))
     opening = min(LOOK_PROCESSES, AB_PROCESSES)
-    first = min(count, max(1, count * AB_PROCESSES // (FIRST_LOOK * opening)))
+    quarter = min(count, max(1, count * AB_PROCESSES // (FIRST_LOOK * opening)))
     finished: list[_AB] = []
+
+    def stop(timing: list[_AB]) -> InProcess | None:
+        """The early result when the look finds the target's pairs so far futile."""
+        if futile is None or target in fallback:
+            return None
+        groups = [ab.timed[target] for ab in (*finished, *timing)]
+        if sum(map(len, groups)) >= count * AB_PROCESSES:
+            return None  # the last quarter: the full test decides
+        return InProcess({target: groups}, fallback, stopped_early=True) if futile(groups) else None
+
     with ExitStack() as stack:
         try:
             opened = [
-                _open(ctx, capture, i, list(loops), usable, fallback, stack) for i in range(opening)
+                _open(ctx, capture, i, loops, usable, fallback, stack) for i in range(opening)
             ]
-            if target not in fallback:
-                found = [
-                    ab.time(target, loops[target], usable[target], first, rng) for ab in opened
-                ]
-                if futile is not None and futile(found):
-                    return InProcess({target: found}, fallback, stopped_early=True)
+            for size in dict.fromkeys((quarter, count)):  # both processes' first quarter, then all
+                if target in fallback:
+                    break
+                for ab in opened:
+                    more = size - len(ab.timed.get(target, ()))
+                    ab.time(target, loops[target], usable[target], more, rng)
+                if early := stop(opened):
+                    return early
             for ab in opened:
-                for key in (k for k in loops if k not in fallback):
-                    more = count - len(ab.timed.get(key, ()))
-                    ab.time(key, loops[key], usable[key], more, rng)
+                for key in (k for k in loops if k != target and k not in fallback):
+                    ab.time(key, loops[key], usable[key], count, rng)
             finished += opened
         except ReplayError as exc:
             _fail(fallback, loops, exc)
@@ -214,9 +227,11 @@ def in_process(
             break
         try:
             with ExitStack() as stack:
-                ab = _open(ctx, capture, index, list(loops), usable, fallback, stack)
+                ab = _open(ctx, capture, index, loops, usable, fallback, stack)
                 for key in (k for k in loops if k not in fallback):
                     ab.time(key, loops[key], usable[key], count, rng)
+                    if key == target and (early := stop([ab])):
+                        return early
                 finished.append(ab)
         except ReplayError as exc:
             _fail(fallback, loops, exc)
@@ -228,7 +243,7 @@ def _open(
     ctx: GateContext,
     capture: Path,
     index: int,
-    keys: list[str],
+    keys: Iterable[str],
     usable: dict[str, list[int]],
     fallback: dict[str, str],
     stack: ExitStack,
