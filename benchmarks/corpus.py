@@ -327,13 +327,18 @@ def check_accepted(outcome: Outcome, python: Path, repo: Path, work: Path, timeo
         fresh = work / "fresh" / f"{outcome.package.name}-{outcome.method}"
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.parent.mkdir(parents=True, exist_ok=True)
-        git(repo, "clone", "-q", str(repo), str(fresh))
-        git(fresh, "checkout", "-q", "--detach", str(base))
-        git(fresh, "apply", str(accepted["patch"]))
-        suite = run_suite(outcome.package, python, fresh, timeout)
+        name = f"{accepted['target']} ({accepted['rule']})"
         outcome.checked += 1
+        try:
+            git(repo, "clone", "-q", str(repo), str(fresh))
+            git(fresh, "checkout", "-q", "--detach", str(base))
+            git(fresh, "apply", str(accepted["patch"]))
+        except SetupError as exc:
+            outcome.broken.append(f"{name}: does not apply: {exc}")
+            continue
+        suite = run_suite(outcome.package, python, fresh, timeout)
         if not suite.passed:
-            outcome.broken.append(f"{accepted['target']} ({accepted['rule']}): {suite.tail}")
+            outcome.broken.append(f"{name}: {suite.tail}")
         shutil.rmtree(fresh, ignore_errors=True)
 
 
