@@ -57,7 +57,11 @@ class Timed:
     method: Timing
     samples: int  # (base, candidate) pairs in-process, rounds in fresh pairs
     fallback: str | None = None  # why in-process timing was not used, when it was asked for
-    stopped_early: bool = False  # the futility look rejected it after the first quarter
+    look: perfstats.Comparison | None = None  # the futility look that stopped it early
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.look is not None
 
     def details(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -67,8 +71,11 @@ class Timed:
         }
         if self.fallback:
             found["timing_fallback"] = self.fallback
-        if self.stopped_early:
+        if self.look is not None:
             found["stopped_early"] = True
+            found["look_confidence"] = self.look.confidence
+            found["look_ci_low"] = self.look.ci_low
+            found["look_ci_high"] = self.look.ci_high
         return found
 
 
@@ -179,8 +186,7 @@ def _time(
 ) -> dict[str, Timed]:
     """Time every key in-process where possible (when asked to), the rest in fresh pairs.
 
-    When the futility look stops the timing, only the target is in the result, judged at
-    the look's confidence.
+    When a futility look stops the timing, only the target is in the result, with the look.
     """
     thresholds = ctx.request.thresholds
     target = next(iter(loops))  # the others are only checked for slow-downs
@@ -193,7 +199,8 @@ def _time(
         if ab.stopped_early:
             groups = ab.pairs[target]
             look = perfstats.paired_speedup(groups, thresholds, LOOK)
-            return {target: Timed(look, IN_PROCESS, _size(groups), stopped_early=True)}
+            main = perfstats.paired_speedup(groups, thresholds)
+            return {target: Timed(main, IN_PROCESS, _size(groups), look=look)}
         for key, groups in ab.pairs.items():
             paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
             results[key] = Timed(paired(groups, thresholds), IN_PROCESS, _size(groups))
@@ -204,8 +211,9 @@ def _time(
         if fresh.stopped_early:
             base, candidate = fresh.samples[target]
             look = perfstats.speedup(base, candidate, thresholds, LOOK)
+            main = perfstats.speedup(base, candidate, thresholds)
             why = fallback.get(target)
-            return {target: Timed(look, FRESH_PAIRS, len(base), why, stopped_early=True)}
+            return {target: Timed(main, FRESH_PAIRS, len(base), why, look=look)}
         for key, (base, candidate) in fresh.samples.items():
             judge = perfstats.speedup if key == target else perfstats.slowdown
             comparison = judge(base, candidate, thresholds)
@@ -262,13 +270,14 @@ def _decide(
             for k in other_keys
         },
     }
-    if results[key].method == IN_PROCESS:
+    if results[key].method == IN_PROCESS and not results[key].stopped_early:
         details["processes"] = perftiming.AB_PROCESSES
-    if results[key].stopped_early:
+    look = results[key].look
+    if look is not None:
         return failed(
-            f"no proven speed-up over {n} captured calls: {main.summary()} after "
+            f"no proven speed-up over {n} captured calls: {look.summary()} after "
             f"{results[key].samples} of {_planned(results[key].method, thresholds)} samples, "
-            f"a CI wholly below {main.min_ratio:g}x: stopped early",
+            f"a CI wholly below {look.min_ratio:g}x: stopped early",
             **details,
         )
     if not main.significant:
