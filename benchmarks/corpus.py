@@ -1,7 +1,10 @@
 """selfimprove on real pure-Python packages from PyPI, with every method that works offline.
 
     python benchmarks/corpus.py [--work DIR] [--packages NAME ...] [--methods METHOD ...]
-                                [--max-targets N] [--run-timeout S]
+                                [--max-targets N] [--run-timeout S] [--suite-timeout S]
+
+A quick run: ``--packages text-unidecode python-slugify --methods test-driven
+--max-targets 3``. The whole corpus with every method is the default.
 
 For each package the benchmark
 
