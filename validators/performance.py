@@ -10,6 +10,11 @@ in the same processes, so a process's own speed offset cancels; a target that ca
 timed so (the project cannot be imported twice, a copy behaves differently when it shares
 a process, ...) falls back to fresh process pairs per round, and the verdict says which
 method timed each target and why. :mod:`validators.perfstats` then decides.
+
+The timing is a sequential test with a futility bound: after each quarter of the target's
+rounds but the last, a candidate whose ratio CI lies wholly below the floor is rejected
+there (``stop_early``; the verdict says so), so a clearly slower or no-faster candidate
+costs a fraction of a full verdict.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.core import sandbox
+from bot.core.request import Thresholds
 from validators import perfstats, perftiming
 from validators.context import GateContext, Verdict, failed, passed
 from validators.paths import project_relative
@@ -27,6 +33,7 @@ from validators.replay_client import ReplayError, ReplayProcess
 
 NAME = "performance"
 Timing = Literal["in-process", "fresh-pairs"]
+LOOK = perfstats.LOOK_CONFIDENCE  # the futility look's CI level
 IN_PROCESS: Timing = "in-process"
 FRESH_PAIRS: Timing = "fresh-pairs"
 
@@ -48,20 +55,36 @@ class Timed:
 
     comparison: perfstats.Comparison
     method: Timing
+    samples: int  # (base, candidate) pairs in-process, rounds in fresh pairs
     fallback: str | None = None  # why in-process timing was not used, when it was asked for
+    look: perfstats.Comparison | None = None  # the futility look that stopped it early
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.look is not None
 
     def details(self) -> dict[str, Any]:
-        found: dict[str, Any] = {**self.comparison.details(), "timing_method": self.method}
+        found: dict[str, Any] = {
+            **self.comparison.details(),
+            "timing_method": self.method,
+            "samples": self.samples,
+        }
         if self.fallback:
             found["timing_fallback"] = self.fallback
+        if self.look is not None:
+            found["stopped_early"] = True
+            found["look_confidence"] = self.look.confidence
+            found["look_ci_low"] = self.look.ci_low
+            found["look_ci_high"] = self.look.ci_high
         return found
 
 
-def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
+def check(ctx: GateContext, timing: Timing = IN_PROCESS, stop_early: bool = True) -> Verdict:
     """Pass only a candidate that keeps every captured behaviour and is proven faster.
 
     ``timing`` picks how samples are taken; the default is the stronger method, and
     ``"fresh-pairs"`` is kept so a benchmark can compare the two on the same candidate.
+    ``stop_early=False`` turns the futility look off, for the same reason.
     """
     tests = only_test_files(ctx)
     if tests:
@@ -94,7 +117,7 @@ def check(ctx: GateContext, timing: Timing = IN_PROCESS) -> Verdict:
             timed = [k for k in keys if same.usable[k]]
             sample_ns = ctx.request.thresholds.sample_seconds * 1e9
             loops = {k: perftiming.calibrate(base, k, same.usable[k], sample_ns) for k in timed}
-        results = _time(ctx, capture, loops, same.usable, timing)
+        results = _time(ctx, capture, loops, same.usable, timing, stop_early)
     except ReplayError as exc:
         return failed(str(exc))
     finally:
@@ -159,25 +182,64 @@ def _time(
     loops: dict[str, int],
     usable: dict[str, list[int]],
     timing: Timing,
+    stop_early: bool,
 ) -> dict[str, Timed]:
-    """Time every key in-process where possible (when asked to), the rest in fresh pairs."""
+    """Time every key in-process where possible (when asked to), the rest in fresh pairs.
+
+    When a futility look stops the timing, only the target is in the result, with the look.
+    """
     thresholds = ctx.request.thresholds
     target = next(iter(loops))  # the others are only checked for slow-downs
     results: dict[str, Timed] = {}
     fallback: dict[str, str] = {}
     if timing == IN_PROCESS:
-        ab = perftiming.in_process(ctx, capture, loops, usable)
+        paired_look = _paired_look(thresholds) if stop_early else None
+        ab = perftiming.in_process(ctx, capture, loops, usable, paired_look)
         fallback = ab.fallback
+        if ab.stopped_early:
+            groups = ab.pairs[target]
+            look = perfstats.paired_speedup(groups, thresholds, LOOK)
+            main = perfstats.paired_speedup(groups, thresholds)
+            return {target: Timed(main, IN_PROCESS, _size(groups), look=look)}
         for key, groups in ab.pairs.items():
             paired = perfstats.paired_speedup if key == target else perfstats.paired_slowdown
-            results[key] = Timed(paired(groups, thresholds), IN_PROCESS)
+            results[key] = Timed(paired(groups, thresholds), IN_PROCESS, _size(groups))
     rest = {k: n for k, n in loops.items() if k not in results}
     if rest:
-        samples = perftiming.fresh_pairs(ctx, capture, rest, usable)
-        for key, (base, candidate) in samples.items():
+        sample_look = _fresh_look(thresholds) if stop_early and target in rest else None
+        fresh = perftiming.fresh_pairs(ctx, capture, rest, usable, sample_look)
+        if fresh.stopped_early:
+            base, candidate = fresh.samples[target]
+            look = perfstats.speedup(base, candidate, thresholds, LOOK)
+            main = perfstats.speedup(base, candidate, thresholds)
+            why = fallback.get(target)
+            return {target: Timed(main, FRESH_PAIRS, len(base), why, look=look)}
+        for key, (base, candidate) in fresh.samples.items():
             judge = perfstats.speedup if key == target else perfstats.slowdown
-            results[key] = Timed(judge(base, candidate, thresholds), FRESH_PAIRS, fallback.get(key))
+            comparison = judge(base, candidate, thresholds)
+            results[key] = Timed(comparison, FRESH_PAIRS, len(base), fallback.get(key))
     return {k: results[k] for k in loops}
+
+
+def _planned(method: Timing, thresholds: Thresholds) -> int:
+    """The samples a full run takes: pairs in all A/B processes, or fresh-pair rounds."""
+    return thresholds.rounds * (perftiming.AB_PROCESSES if method == IN_PROCESS else 1)
+
+
+def _size(groups: list[list[tuple[float, float]]]) -> int:
+    return sum(len(group) for group in groups)
+
+
+def _paired_look(thresholds: Thresholds) -> perftiming.PairedLook:
+    """The futility look on in-process pairs of the target."""
+    return lambda groups: perfstats.futile(perfstats.paired_speedup(groups, thresholds, LOOK))
+
+
+def _fresh_look(thresholds: Thresholds) -> perftiming.SampleLook:
+    """The futility look on fresh-pair samples of the target."""
+    return lambda base, candidate: perfstats.futile(
+        perfstats.speedup(base, candidate, thresholds, LOOK)
+    )
 
 
 def _decide(
@@ -208,8 +270,16 @@ def _decide(
             for k in other_keys
         },
     }
-    if results[key].method == IN_PROCESS:
+    if results[key].method == IN_PROCESS and not results[key].stopped_early:
         details["processes"] = perftiming.AB_PROCESSES
+    look = results[key].look
+    if look is not None:
+        return failed(
+            f"no proven speed-up over {n} captured calls: {look.summary()} after "
+            f"{results[key].samples} of {_planned(results[key].method, thresholds)} samples, "
+            f"a CI wholly below {look.min_ratio:g}x: stopped early",
+            **details,
+        )
     if not main.significant:
         return failed(
             f"no proven speed-up over {n} captured calls: {main.summary()}; needs "

@@ -12,6 +12,10 @@ the ratio is then the median of the per-pair ratios, so drift and bursts that hi
 halves of a pair cancel; the bootstrap resamples processes before pairs, so a process
 whose two copies happen to sit unevenly in memory cannot decide alone; and Mann-Whitney
 sees each sample scaled by its process's local level (:func:`local_levels`).
+
+The gate is a sequential test with a futility bound (:func:`futile`): after each quarter
+of the rounds but the last, a candidate whose ratio CI lies wholly below the floor is
+rejected there, since the remaining rounds could not lift it to an accept.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from bot.core.request import Thresholds
 
 RESAMPLES = 4000
 CONFIDENCE = 0.95
+# The futility look's CI is narrower: the bound is non-binding (it can only reject), so its
+# level costs no false positives, only power, which benchmarks/run_example.py measures.
+LOOK_CONFIDENCE = 0.80
 
+FIRST_LOOK = 4  # the futility look comes after 1/FIRST_LOOK of the rounds
 NEIGHBOURS = 2  # pairs on each side that set a pair's local level (see local_levels)
 Groups = Sequence[Sequence[tuple[float, float]]]  # per process: (base_s, candidate_s) per pair
 
@@ -51,6 +59,7 @@ class Comparison:
     p_value: float
     min_ratio: float
     significant: bool
+    confidence: float = CONFIDENCE
 
     def details(self) -> dict[str, float]:
         return {
@@ -67,7 +76,8 @@ class Comparison:
     def summary(self, suffix: str = "") -> str:
         """E.g. ``1.82x faster (95% CI 1.71-1.93x, p=3e-08)`` for the suffix " faster"."""
         return (
-            f"{self.ratio:.2f}x{suffix} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f}x, "
+            f"{self.ratio:.2f}x{suffix} ({self.confidence:.0%} CI "
+            f"{self.ci_low:.2f}-{self.ci_high:.2f}x, "
             f"p={self.p_value:.1g})"
         )
 
@@ -118,8 +128,24 @@ def min_ratio_for(base_median_s: float, thresholds: Thresholds) -> float:
     return thresholds.min_speedup
 
 
+def futile(comparison: Comparison) -> bool:
+    """True when a speed-up's CI lies wholly below its floor: more rounds cannot rescue it.
+
+    Meant for a comparison made at :data:`LOOK_CONFIDENCE`. The bound is non-binding: it
+    only ever turns a would-be accept into a reject, so the false-positive rate cannot
+    rise; what it may cost is power, when a real gain's interim CI happens to lie below
+    the floor (measured in benchmarks/run_example.py).
+    """
+    return comparison.ci_high < comparison.min_ratio
+
+
 def _compare(
-    base: Sequence[float], candidate: Sequence[float], thresholds: Thresholds, *, speedup: bool
+    base: Sequence[float],
+    candidate: Sequence[float],
+    thresholds: Thresholds,
+    *,
+    speedup: bool,
+    confidence: float = CONFIDENCE,
 ) -> Comparison:
     slower, faster = (base, candidate) if speedup else (candidate, base)
     base_median, base_iqr = median_iqr(base)
@@ -127,7 +153,7 @@ def _compare(
     slow_median = median_iqr(slower)[0]
     fast_median = median_iqr(faster)[0]
     ratio = slow_median / fast_median if fast_median > 0 else float("inf")
-    low, high = bootstrap_ratio_ci(slower, faster)
+    low, high = bootstrap_ratio_ci(slower, faster, confidence=confidence)
     p = p_greater(slower, faster)
     min_ratio = min_ratio_for(base_median, thresholds)
     return Comparison(
@@ -141,14 +167,18 @@ def _compare(
         p_value=p,
         min_ratio=min_ratio,
         significant=p < thresholds.p_value and low >= min_ratio,
+        confidence=confidence,
     )
 
 
 def speedup(
-    base: Sequence[float], candidate: Sequence[float], thresholds: Thresholds
+    base: Sequence[float],
+    candidate: Sequence[float],
+    thresholds: Thresholds,
+    confidence: float = CONFIDENCE,
 ) -> Comparison:
     """Is the candidate faster? ``significant`` means accept; ratio = base / candidate."""
-    return _compare(base, candidate, thresholds, speedup=True)
+    return _compare(base, candidate, thresholds, speedup=True, confidence=confidence)
 
 
 def slowdown(
@@ -197,14 +227,16 @@ def local_levels(pairs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return levels
 
 
-def _compare_paired(groups: Groups, thresholds: Thresholds, *, speedup: bool) -> Comparison:
+def _compare_paired(
+    groups: Groups, thresholds: Thresholds, *, speedup: bool, confidence: float = CONFIDENCE
+) -> Comparison:
     pairs = np.asarray(groups, dtype=float)
     if pairs.ndim != 3 or pairs.shape[2] != 2 or pairs.shape[1] == 0:
         raise ValueError("paired samples need the same number of (base, candidate) pairs")
     base, candidate = pairs[..., 0], pairs[..., 1]
     slower, faster = (base, candidate) if speedup else (candidate, base)
     ratios = slower / np.maximum(faster, np.finfo(float).tiny)
-    low, high = clustered_median_ci(ratios)
+    low, high = clustered_median_ci(ratios, confidence=confidence)
     level = local_levels(pairs)  # process offsets and drift cancel; the pairing stays out
     p = p_greater(list((slower / level).ravel()), list((faster / level).ravel()))
     base_median, base_iqr = median_iqr(list(base.ravel()))
@@ -221,12 +253,15 @@ def _compare_paired(groups: Groups, thresholds: Thresholds, *, speedup: bool) ->
         p_value=p,
         min_ratio=min_ratio,
         significant=p < thresholds.p_value and low >= min_ratio,
+        confidence=confidence,
     )
 
 
-def paired_speedup(groups: Groups, thresholds: Thresholds) -> Comparison:
+def paired_speedup(
+    groups: Groups, thresholds: Thresholds, confidence: float = CONFIDENCE
+) -> Comparison:
     """Is the candidate faster, judged on in-process pairs? ratio = median of base/candidate."""
-    return _compare_paired(groups, thresholds, speedup=True)
+    return _compare_paired(groups, thresholds, speedup=True, confidence=confidence)
 
 
 def paired_slowdown(groups: Groups, thresholds: Thresholds) -> Comparison:

@@ -149,21 +149,20 @@ def test_faster_candidate_passes_and_the_bot_never_unpickles(
     assert sandbox.CLOCK.seconds["replay"] > replay_seconds
     assert details["timing_method"] == "in-process" and "timing_fallback" not in details
     assert details["processes"] == perftiming.AB_PROCESSES
+    assert details["samples"] == QUICK.rounds * perftiming.AB_PROCESSES  # not cut short
+    assert "stopped_early" not in details
     assert details["other_targets"][STATS.key]["timing_method"] == "in-process"
     unpickled_by = {int(p.name.split("-")[1]) for p in markers.iterdir()}
     assert len(unpickled_by) == 2 + perftiming.AB_PROCESSES  # the check pair, then A/B processes
     assert os.getpid() not in unpickled_by
 
 
-def test_same_speed_and_slower_candidates_are_rejected(
-    gate_bench: Callable[..., GateBench],
-) -> None:
+def test_same_speed_candidate_is_rejected(gate_bench: Callable[..., GateBench]) -> None:
     bench = lookup_bench(gate_bench, COUNT, thresholds=QUICK)
     same = bench.context({MOD: lookup() + "# a comment changes nothing\n"}, target=COUNT)
-    slower = bench.context({MOD: lookup(test=" if x in sorted(KNOWN)")}, target=COUNT)
 
     for timing in (performance.IN_PROCESS, performance.FRESH_PAIRS):
-        verdict = performance.check(same, timing=timing)
+        verdict = performance.check(same, timing=timing, stop_early=False)
         assert not verdict.passed
         assert verdict.reason.startswith("no proven speed-up over 7 captured calls: ")
         assert "; needs p < 0.01 and a CI above 1.05x" in verdict.reason
@@ -171,10 +170,42 @@ def test_same_speed_and_slower_candidates_are_rejected(
         if timing == performance.IN_PROCESS:  # fresh pairs can stray far from 1 on A/A
             assert 0.9 < verdict.details["ratio"] < 1.1
 
-    verdict = performance.check(slower)
-    assert not verdict.passed
-    assert verdict.reason.startswith("no proven speed-up")
-    assert verdict.details["ratio"] < 0.9
+
+def test_slower_candidate_stops_after_the_first_quarter_of_the_rounds(
+    gate_bench: Callable[..., GateBench], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The futility look rejects it before the other target is ever timed."""
+    bench = lookup_bench(gate_bench, COUNT, STATS, thresholds=QUICK)
+    slower = bench.context({MOD: lookup(test=" if x in sorted(KNOWN * 10)")}, target=COUNT)
+    planned = {
+        performance.IN_PROCESS: QUICK.rounds * perftiming.AB_PROCESSES,  # pairs
+        performance.FRESH_PAIRS: QUICK.rounds,  # rounds
+    }
+    for timing, full in planned.items():
+        samples = full // 4 if timing == performance.IN_PROCESS else max(2, full // 4)
+        markers = tmp_path / timing
+        markers.mkdir()
+        monkeypatch.setenv("SELFIMPROVE_TEST_MARKERS", str(markers))
+        verdict = performance.check(slower, timing=timing)
+        assert not verdict.passed
+        assert verdict.reason.startswith("no proven speed-up over 7 captured calls: ")
+        assert verdict.reason.endswith(
+            f" after {samples} of {full} samples, a CI wholly below 1.05x: stopped early"
+        )
+        details = verdict.details
+        assert details["stopped_early"] is True and details["timing_method"] == timing
+        assert details["samples"] == samples and details["look_ci_high"] < 1.05
+        assert details["look_confidence"] == 0.8 and " (80% CI " in verdict.reason
+        assert details["ci_high"] >= details["look_ci_high"]  # the 95% CI, for every report
+        assert details["other_targets"] == {}  # Stats.total was never timed
+        processes = len(list(markers.iterdir()))  # the check pair, then the timing's own
+        assert processes == 2 + (perftiming.LOOK_PROCESSES if timing == "in-process" else 4)
+
+    verdict = performance.check(slower, stop_early=False)  # the whole run, as before
+    assert not verdict.passed and verdict.reason.startswith("no proven speed-up")
+    assert "stopped_early" not in verdict.details and verdict.details["ratio"] < 0.5
+    assert verdict.details["samples"] == QUICK.rounds * perftiming.AB_PROCESSES
+    assert verdict.details["other_targets"][STATS.key]["samples"] > 0
 
 
 EDGE = '''"""Functions whose behaviour the suite pins only loosely."""

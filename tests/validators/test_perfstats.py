@@ -166,3 +166,28 @@ def test_drift_within_a_process_neither_hides_a_gain_nor_makes_one() -> None:
     assert levels.shape == (4, 20) and levels[0, -1] > 1.5 * levels[0, 0]
     for _ in range(10):
         assert not perfstats.paired_speedup(drifting(1.0), DEFAULT).significant
+
+
+def at_look(groups: list[list[tuple[float, float]]]) -> perfstats.Comparison:
+    return perfstats.paired_speedup(groups, DEFAULT, perfstats.LOOK_CONFIDENCE)
+
+
+def test_futility_bound_stops_a_slower_or_equal_candidate_but_not_a_real_gain() -> None:
+    """At the first look (two processes, ten pairs each): 0.9x and 1.0x stop, 1.09x goes on."""
+    for seed in range(20):
+        look = {"processes": 2, "pairs": 10, "spread": 0.01, "seed": seed}
+        slower = at_look(paired(0.9e-4, 1e-4, **look))
+        same = at_look(paired(1e-4, 1e-4, **look))
+        gain = at_look(paired(1.09e-4, 1e-4, **look))
+        assert perfstats.futile(slower) and perfstats.futile(same)
+        assert not perfstats.futile(gain) and gain.ci_high > DEFAULT.min_speedup
+
+
+def test_one_process_that_sees_the_gain_keeps_the_run_going() -> None:
+    """The look resamples processes: one at 1.0x and one at 1.1x is not yet hopeless."""
+    quiet = {"processes": 1, "pairs": 10, "offset": 0.0, "spread": 0.005}
+    groups = paired(1e-4, 1e-4, **quiet) + paired(1.1e-4, 1e-4, **quiet, seed=2)
+    mixed = at_look(groups)
+    assert mixed.ci_low < DEFAULT.min_speedup < mixed.ci_high and not perfstats.futile(mixed)
+    assert mixed.summary().startswith(f"{mixed.ratio:.2f}x (80% CI ")
+    assert perfstats.futile(at_look(groups[:1] * 2))
