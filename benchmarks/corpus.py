@@ -38,6 +38,8 @@ seconds to a minute, hot code of the kinds the generators work on):
 * humanize: number, size and time formatting, src layout, doctests in the suite.
 * text-unidecode: table look-ups per character of a string, src layout, a tiny suite.
 * cachetools: class-based (its targets are methods), src layout.
+* inflect: class-based, the hot code is methods of one ``engine`` class (plural rules,
+  string matching); the corpus's case for chaos and pinning on methods.
 """
 
 from __future__ import annotations
@@ -138,6 +140,18 @@ CORPUS = (
         "30ac523adfc118b51d2b2e7bad8a0ddb31370dfe2700c7f10ca224f36ccf81e0",
         (),
         ("-o", "pythonpath=src"),
+    ),
+    Package(
+        "inflect",
+        "7.6.0",
+        "inflect-7.6.0.tar.gz",
+        "b46875b50534a7cd5fcfb5a7c971bb93fe68948c43ca53e9833bd1e1a69221bd",
+        (
+            "jaraco.functools==4.6.0",
+            "more-itertools==11.2.1",
+            "typeguard==4.6.1",
+            "typing_extensions==4.16.0",
+        ),
     ),
 )
 BY_NAME = {package.name: package for package in CORPUS}
