@@ -85,8 +85,12 @@ def deliver_pull_request(
     client: GitHubClient,
     *,
     remote: str | None = None,
+    preface: Sequence[str] = (),
 ) -> PullRef:
-    """Open or update the run's pull request; :class:`GitHubUnavailable` when it cannot."""
+    """Open or update the run's pull request; :class:`GitHubUnavailable` when it cannot.
+
+    ``preface`` opens the body (the noise policy's impact lines and memory markers).
+    """
     allowed, left_out = split_allowed(result.delivered)
     if not allowed:
         reasons = "; ".join(item.reason for item in left_out) or "no accepted change"
@@ -117,6 +121,7 @@ def deliver_pull_request(
             branch,
             left_out=left_out,
             draft_unavailable=draft_unavailable,
+            preface=preface,
         )
 
     if earlier is not None:

@@ -20,7 +20,7 @@ from typing import Any
 from bot.core import atomic
 from bot.github.noise import Change, Memory
 from bot.github.pulls import is_ours
-from bot.report.results import PullRef, timing_json
+from bot.report.results import PullRef
 
 IGNORE_LABEL = "selfimprove:ignore"
 CHANGE_MARK = "<!-- selfimprove:change"
@@ -114,18 +114,9 @@ def pull_events(pulls: Iterable[PullRef], seen: dict[str, str]) -> list[dict[str
     return events
 
 
-def opened_event(pull: PullRef, changes: Sequence[Change]) -> dict[str, Any]:
-    """The ``opened`` event of a pull request the bot just opened."""
-    fields = [
-        {
-            "method": c.delivered.evaluation.candidate.method,
-            "generator": c.delivered.evaluation.candidate.generator,
-            "rule": c.delivered.evaluation.candidate.rule,
-            "speedup": timing_json(c.delivered.evaluation).get("ratio"),
-        }
-        for c in changes
-    ]
-    return _event("opened", pull.number, fields)
+def opened_event(pull: PullRef) -> dict[str, Any]:
+    """The ``opened`` event of a pull request the bot just opened (from its markers)."""
+    return _event("opened", pull.number, changes_in(pull.body))
 
 
 def record_events(home: Path, run_id: str, events: Iterable[Mapping[str, Any]]) -> None:
@@ -159,4 +150,5 @@ def _float(value: Any) -> float | None:
 
 
 def _label(change: Mapping[str, str]) -> str:
-    return f"`{change.get('target', '?')}` ({change.get('rule', '?')}, {change.get('generator', '?')})"
+    target, rule = change.get("target", "?"), change.get("rule", "?")
+    return f"`{target}` ({rule}, {change.get('generator', '?')})"

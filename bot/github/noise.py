@@ -64,7 +64,7 @@ class Change:
     @property
     def label(self) -> str:
         candidate = self.delivered.evaluation.candidate
-        speed = f"{self.impact.speedup:.2f}×" if self.impact.speedup else "no speed-up"
+        speed = f"{self.impact.speedup:.2f}x" if self.impact.speedup else "no speed-up"
         return (
             f"`{candidate.target.key}` ({candidate.rule}, {candidate.generator}): {speed}, "
             f"expected gain {percent(self.impact.gain)}"

@@ -1,7 +1,7 @@
 """What an accepted change is worth to the whole program, and the lines that say so first.
 
-Expected gain = the target's inclusive share of the profiled suite time × (1 − 1/speed-up):
-a 4× gain on a function that takes 20% of the time saves 15%; a 1.06× gain on one that takes
+Expected gain = the target's inclusive share of the profiled suite time x (1 - 1/speed-up):
+a 4x gain on a function that takes 20% of the time saves 15%; a 1.06x gain on one that takes
 0.01% saves nothing anyone will notice. The impact floor (``min-impact``) compares this.
 """
 
@@ -60,9 +60,9 @@ def percent(value: float | None) -> str:
 def impact_line(evaluation: Evaluation, calls_pinned: int | None) -> str:
     """One Markdown line: share, speed-up with CI, expected gain, pins, guards, mutation score."""
     impact = impact_of(evaluation)
-    speed = "no timed speed-up" if impact.speedup is None else f"{impact.speedup:.2f}×"
+    speed = "no timed speed-up" if impact.speedup is None else f"{impact.speedup:.2f}x"
     if impact.ci is not None:
-        speed += f" (95% CI {impact.ci[0]:.2f}–{impact.ci[1]:.2f})"
+        speed += f" (95% CI {impact.ci[0]:.2f}-{impact.ci[1]:.2f})"
     parts = [
         f"`{evaluation.candidate.target.key}`: {percent(impact.share)} of the profile",
         speed,
