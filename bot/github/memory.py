@@ -21,13 +21,13 @@ from bot.core import atomic
 from bot.github.noise import Change, Memory
 from bot.github.pulls import is_ours
 from bot.report.results import PullRef
+from bot.report.stats import PULLS_FILE
 
 IGNORE_LABEL = "selfimprove:ignore"
 CHANGE_MARK = "<!-- selfimprove:change"
 _MARK = re.compile(r"<!-- selfimprove:change ([^>]*?) -->")
 _FIELD = re.compile(r"(\w+)=(\S+)")
 MEMORY_FILE = "memory.json"
-PULLS_FILE = "pulls.jsonl"
 
 
 def change_marker(change: Change) -> str:
