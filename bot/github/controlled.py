@@ -126,8 +126,7 @@ def control(
     )
     if settings.dashboard:
         outcome.dashboard_written = dashboard.write(client, board, state, _numbers(result, outcome))
-    events = memory.pull_events(ours, seen)
-    events += [memory.opened_event(pull) for pull in outcome.opened]
+    events = memory.pull_events([*ours, *outcome.opened], seen)
     memory.record_events(request.home, result.run_id, events)
     memory.save(request.home, remembered, seen)
     outcome.lines = _lines(outcome)

@@ -101,22 +101,23 @@ def save(home: Path, memory: Memory, seen: Mapping[str, str]) -> None:
 
 
 def pull_events(pulls: Iterable[PullRef], seen: dict[str, str]) -> list[dict[str, Any]]:
-    """``merged``/``closed`` events for bot pull requests not yet counted; updates ``seen``."""
+    """Events for bot pull requests not yet counted (opened, merged, closed); updates ``seen``.
+
+    A fresh home (an Actions job) thus learns the history of the latest 100 from GitHub.
+    """
     events: list[dict[str, Any]] = []
     for pull in pulls:
-        if not is_ours(pull.body) or pull.state == "open":
+        if not is_ours(pull.body):
             continue
-        state = "merged" if pull.merged else "closed"
-        if seen.get(str(pull.number)) == state:
-            continue
-        seen[str(pull.number)] = state
-        events.append(_event(state, pull.number, changes_in(pull.body)))
+        number = str(pull.number)
+        if number not in seen:
+            seen[number] = "open"
+            events.append(_event("opened", pull.number, changes_in(pull.body)))
+        state = "open" if pull.state == "open" else "merged" if pull.merged else "closed"
+        if seen[number] != state:
+            seen[number] = state
+            events.append(_event(state, pull.number, changes_in(pull.body)))
     return events
-
-
-def opened_event(pull: PullRef) -> dict[str, Any]:
-    """The ``opened`` event of a pull request the bot just opened (from its markers)."""
-    return _event("opened", pull.number, changes_in(pull.body))
 
 
 def record_events(home: Path, run_id: str, events: Iterable[Mapping[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from bot.flow.deliver import select
 from bot.flow.progress import Progress
 from bot.github import dashboard
 from bot.report.results import RunResult
-from tests.conftest import commit_files
+from tests.conftest import commit_files, run_cli
 from tests.github.accepted import Project, change, make_project
 from tests.github.rest_standin import GitHubStandIn
 
@@ -33,7 +33,8 @@ NAMES = ("total_a", "total_b", "total_c", "total_d")
 
 
 def loop(name: str, mark: str = "") -> str:
-    return f"def {name}(xs):{mark}\n    out = 0\n    for x in xs:\n        out += x\n    return out\n"
+    body = "    out = 0\n    for x in xs:\n        out += x\n    return out\n"
+    return f"def {name}(xs):{mark}\n{body}"
 
 
 def module(*names: str, marks: dict[str, str] | None = None, head: str = "") -> str:
@@ -231,7 +232,7 @@ def test_the_impact_floor_holds_and_the_body_opens_with_the_impact(
     lines = body.splitlines()
     assert lines[1] == "**Impact**"
     gain = 0.2 * (1 - 1 / 1.42) * 100
-    assert f"`pkg.calc:total_a`: 20.00% of the profile; 1.42x (95% CI 1.31-1.55)" in lines[3]
+    assert "`pkg.calc:total_a`: 20.00% of the profile; 1.42x (95% CI 1.31-1.55)" in lines[3]
     assert f"expected gain **{gain:.2f}%**" in lines[3] and "50 calls pinned" not in lines[3]
     assert "guarded by 12 tests that pass on the base pass" in lines[3]
     assert "total_b" not in body
@@ -250,9 +251,7 @@ def test_ticking_a_box_opens_exactly_that_pull_request_on_the_next_run(
     waiting = dashboard.parse_state(board(gh)).waiting
     chosen = next(w for w in waiting if "total_b" in w.title)
     issue = repo.issues[0]
-    issue["body"] = issue["body"].replace(
-        f"- [ ] {chosen.title}", f"- [x] {chosen.title}"
-    )
+    issue["body"] = issue["body"].replace(f"- [ ] {chosen.title}", f"- [x] {chosen.title}")
     run(request, [], "run-2", group="target", pr_creation="approval")
     assert [p["head"] for p in repo.pulls] == [chosen.branch]
     assert repo.pulls[0]["title"] == chosen.title
@@ -260,9 +259,7 @@ def test_ticking_a_box_opens_exactly_that_pull_request_on_the_next_run(
     assert after.count("<!-- wait:") == 1 and f"#{repo.pulls[0]['number']}" in after
 
 
-def test_a_run_with_nothing_new_makes_no_write_request(
-    project: Project, gh: GitHubStandIn
-) -> None:
+def test_a_run_with_nothing_new_makes_no_write_request(project: Project, gh: GitHubStandIn) -> None:
     request = project.request
     changes = [rewrite(request, n) for n in NAMES]
     run(request, changes, "run-1", group="target")
@@ -274,3 +271,22 @@ def test_a_run_with_nothing_new_makes_no_write_request(
     quiet = len(gh.requests)
     run(request, [], "run-3", group="target")
     assert writes(gh, quiet) == [] and len(gh.requests) - quiet <= 3
+
+
+def test_stats_count_what_maintainers_did_with_the_pull_requests(
+    project: Project, gh: GitHubStandIn, tmp_path: Path
+) -> None:
+    request = project.request
+    run(request, [rewrite(request, "total_a"), rewrite(request, "total_b")], "r1", group="target")
+    pulls = gh.repos["octo/demo"].pulls
+    pulls[0].update(state="closed", merged_at="2026-11-30T00:00:00Z")
+    pulls[1].update(state="closed")
+    run(new_base(request, project.remote, {OTHER: "X = 3\n"}), [], "r2", group="target")
+    done = run_cli("stats", "--home", str(request.home), cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout
+    assert "- runs: 1" in said and "- candidates: 2, accepted: 2" in said
+    assert "- pull requests: 2 opened, 1 merged, 1 closed" in said
+    assert "- median speed-up of merged changes: 1.42x" in said
+    assert "| test-driven | 2 | 2 | 100% | 2 | 1 | 1 |" in said
+    assert "| builtin-sum | 2 | 2 | 2 | 1 | 1 |" in said
