@@ -20,7 +20,7 @@ from bot.core.diffs import apply_to_text
 from bot.core.request import Request
 from bot.core.source_marks import function_source, skip_reason, source_hash
 from bot.github import dashboard, memory, noise, pulls
-from bot.github.client import GitHubClient, GitHubUnavailable, RequestRefused
+from bot.github.client import GitHubClient, GitHubUnavailable
 from bot.github.delivery import deliver_pull_request, push_changes, split_allowed
 from bot.github.governor import Governor
 from bot.report.impact import impact_line, impact_of, impact_section
@@ -111,7 +111,7 @@ def control(
         outcome.opened.append(pull)
         known.pop(proposal.key, None)
     for key in ticked_waiting & known.keys():
-        outcome.opened.append(_open_waiting(client, known.pop(key)))
+        outcome.opened.append(dashboard.open_waiting(client, known.pop(key)))
     new_waiting = []
     for held in decided.waiting:
         if held.proposal.key in known:
@@ -213,23 +213,6 @@ def _hold(
         reason=held.reason,
         labels=tuple(c.label for c in held.proposal.changes),
     )
-
-
-def _open_waiting(client: GitHubClient, waiting: dashboard.Waiting) -> PullRef:
-    """Open the pull request of a ticked waiting change from its pushed branch."""
-    base = client.default_branch()
-    try:
-        return client.create_pull(
-            title=waiting.title, head=waiting.branch, base=base, body=waiting.body, draft=True
-        )
-    except RequestRefused as refused:
-        if refused.status == 422 and "draft" in refused.message.lower():
-            pull = client.create_pull(
-                title=waiting.title, head=waiting.branch, base=base, body=waiting.body, draft=False
-            )
-            client.add_labels(pull.number, [pulls.LABEL])
-            return pull
-        raise GitHubUnavailable(f"GitHub refused the pull request: {refused.message}") from None
 
 
 def _numbers(result: RunResult, outcome: Outcome) -> dict[str, object]:

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.github.client import GitHubClient, IssueRef
+from bot.github import pulls
+from bot.github.client import GitHubClient, GitHubUnavailable, IssueRef, RequestRefused
 from bot.report.results import PullRef
 
 TITLE = "selfimprove dashboard"
@@ -140,6 +141,54 @@ def write(client: GitHubClient, board: Board, state: State, numbers: Mapping[str
         return False
     client.update_issue(board.issue.number, body=body)
     return True
+
+
+def open_waiting(client: GitHubClient, waiting: Waiting) -> PullRef:
+    """Open the pull request of a ticked waiting change from its already pushed branch."""
+    base = client.default_branch()
+    try:
+        return client.create_pull(
+            title=waiting.title, head=waiting.branch, base=base, body=waiting.body, draft=True
+        )
+    except RequestRefused as refused:
+        if refused.status != 422 or "draft" not in refused.message.lower():
+            raise GitHubUnavailable(f"GitHub refused the pull request: {refused.message}") from None
+    pull = client.create_pull(
+        title=waiting.title, head=waiting.branch, base=base, body=waiting.body, draft=False
+    )
+    client.add_labels(pull.number, [pulls.LABEL])
+    return pull
+
+
+def act_on_ticks(client: GitHubClient, issue: IssueRef) -> list[PullRef]:
+    """``selfimprove serve``'s answer to a dashboard edit: open what was ticked, un-decline.
+
+    Only API calls (the branches were pushed when the changes were held), so no project
+    code runs on the webhook host. The dashboard is rewritten once, with the boxes gone.
+    """
+    if MARKER not in issue.body:
+        return []
+    board = Board(issue, parse_state(issue.body))
+    waiting_keys, declined_keys = board.ticked()
+    if not waiting_keys and not declined_keys:
+        return []
+    state = board.state
+    opened = [open_waiting(client, w) for w in state.waiting if w.key in waiting_keys]
+    after = State(
+        open=sorted({*state.open, *((p.number, p.title, p.url) for p in opened)}),
+        waiting=[w for w in state.waiting if w.key not in waiting_keys],
+        declined={k: v for k, v in state.declined.items() if k not in declined_keys},
+        undeclined=state.undeclined | declined_keys,
+    )
+    client.update_issue(issue.number, body=render(after, last_numbers(issue.body)))
+    return opened
+
+
+def last_numbers(body: str) -> dict[str, str]:
+    """The "Last run" lines of a dashboard body, to keep them when only boxes changed."""
+    _, _, tail = body.partition(_LAST_RUN)
+    found = re.findall(r"^- ([^:\n]+): (.*)$", tail.split("<!--", 1)[0], re.MULTILINE)
+    return dict(found)
 
 
 def _encode(state: State) -> str:

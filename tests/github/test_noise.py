@@ -7,12 +7,14 @@ delivery step); what is under test is which pull requests arrive, and when.
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import git
+import httpx
 import pytest
 from rich.console import Console
 
@@ -22,6 +24,8 @@ from bot.flow.deliver import deliver as deliver_step
 from bot.flow.deliver import select
 from bot.flow.progress import Progress
 from bot.github import dashboard
+from bot.github.server import ServeSettings, WebhookServer
+from bot.github.webhook import sign
 from bot.report.results import RunResult
 from tests.conftest import commit_files, run_cli
 from tests.github.accepted import Project, change, make_project
@@ -290,3 +294,54 @@ def test_stats_count_what_maintainers_did_with_the_pull_requests(
     assert "- median speed-up of merged changes: 1.42x" in said
     assert "| test-driven | 2 | 2 | 100% | 2 | 1 | 1 |" in said
     assert "| builtin-sum | 2 | 2 | 2 | 1 | 1 |" in said
+
+
+def test_serve_opens_a_ticked_pull_request_when_the_dashboard_is_edited(
+    project: Project, gh: GitHubStandIn
+) -> None:
+    request = project.request
+    changes = [rewrite(request, n) for n in NAMES[:2]]
+    run(request, changes, "run-1", group="target", pr_creation="approval")
+    repo = gh.repos["octo/demo"]
+    issue = repo.issues[0]
+    chosen = next(w for w in dashboard.parse_state(issue["body"]).waiting if "total_a" in w.title)
+    ticked = issue["body"].replace(f"- [ ] {chosen.title}", f"- [x] {chosen.title}")
+    issue["body"] = ticked
+    payload = {
+        "action": "edited",
+        "issue": {
+            "number": issue["number"],
+            "title": issue["title"],
+            "html_url": "https://github.com/octo/demo/issues/1",
+            "body": ticked,
+            "labels": [{"name": dashboard.LABEL}],
+        },
+        "changes": {"body": {"from": "..."}},
+        "repository": {"full_name": "octo/demo"},
+        "sender": {"login": "maintainer", "type": "User"},
+    }
+    secret = b"dashboard-secret"
+    body = json.dumps(payload).encode()
+    settings = ServeSettings(secret=secret, env={"GITHUB_TOKEN": gh.token}, api_url=gh.url)
+    server = WebhookServer(settings, log=io.StringIO())
+    server.start()
+    try:
+        answer = httpx.post(
+            server.url + "/webhook",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "issues",
+                "X-GitHub-Delivery": "d-1",
+                "X-Hub-Signature-256": sign(secret, body),
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        assert server.wait_idle(30)
+    finally:
+        server.stop()
+    assert [p["head"] for p in repo.pulls] == [chosen.branch]
+    after = str(repo.issues[0]["body"])
+    assert after.count("<!-- wait:") == 1 and "- [x]" not in after
+    assert f"#{repo.pulls[0]['number']}" in after
