@@ -146,7 +146,7 @@ class WebhookServer:
         if event.name in INSTALLATION_EVENTS:
             self._note(installation_note(event))
             return Answer(HTTPStatus.OK, "noted")
-        if QUEUED_EVENTS.get(event.name) != event.action:
+        if event.name not in QUEUED_EVENTS or QUEUED_EVENTS[event.name] != event.action:
             return Answer(HTTPStatus.OK, f"ignored: {event.name} {event.action or ''}".strip())
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
