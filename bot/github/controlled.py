@@ -21,8 +21,7 @@ from bot.core.request import Request
 from bot.core.source_marks import function_source, skip_reason, source_hash
 from bot.github import dashboard, memory, noise, pulls
 from bot.github.client import GitHubClient, GitHubUnavailable
-from bot.github.delivery import deliver_pull_request, push_changes, split_allowed
-from bot.github.governor import Governor
+from bot.github.delivery import deliver_pull_request, push_changes, split_allowed, with_client
 from bot.report.impact import impact_line, impact_of, impact_section
 from bot.report.results import Delivered, PullRef, RunResult
 
@@ -53,23 +52,11 @@ def deliver_controlled(
     wanted = result.delivered or request.noise.dashboard
     if request.dry_run or not wanted or request.github_repository is None:
         return []
-    governor = Governor(time.time, reserve=request.rate_reserve)
-    try:
-        with GitHubClient.from_env(
-            request.github_repository,
-            env,
-            api_url=request.github_api_url,
-            governor=governor,
-            sleep=sleep,
-        ) as client:
-            outcome = control(request, result, client)
-        lines = outcome.lines
-    except GitHubUnavailable as unavailable:
-        result.github_fallback = unavailable.reason
-        lines = [f"no pull request ({unavailable.reason}): the bundle is the delivery"]
-    usage = governor.usage()
-    result.github_usage = usage if usage.requests else None
-    return lines
+
+    def act(client: GitHubClient) -> list[str]:
+        return control(request, result, client).lines
+
+    return with_client(request, result, env, act, sleep=sleep)
 
 
 def control(

@@ -244,18 +244,27 @@ def test_the_impact_floor_holds_and_the_body_opens_with_the_impact(
     assert "below the impact floor of 0.50%" in held and "total_b" in held
 
 
-def test_ticking_a_box_opens_exactly_that_pull_request_on_the_next_run(
-    project: Project, gh: GitHubStandIn
-) -> None:
+def held_then_ticked(project: Project, gh: GitHubStandIn, name: str) -> dashboard.Waiting:
+    """Two changes held for approval; a maintainer ticks the box of ``name``'s."""
     request = project.request
     changes = [rewrite(request, n) for n in NAMES[:2]]
     run(request, changes, "run-1", group="target", pr_creation="approval")
     repo = gh.repos["octo/demo"]
     assert repo.pulls == []
     waiting = dashboard.parse_state(board(gh)).waiting
-    chosen = next(w for w in waiting if "total_b" in w.title)
+    assert len(waiting) == 2
+    chosen = next(w for w in waiting if name in w.title)
     issue = repo.issues[0]
     issue["body"] = issue["body"].replace(f"- [ ] {chosen.title}", f"- [x] {chosen.title}")
+    return chosen
+
+
+def test_ticking_a_box_opens_exactly_that_pull_request_on_the_next_run(
+    project: Project, gh: GitHubStandIn
+) -> None:
+    request = project.request
+    chosen = held_then_ticked(project, gh, "total_b")
+    repo = gh.repos["octo/demo"]
     run(request, [], "run-2", group="target", pr_creation="approval")
     assert [p["head"] for p in repo.pulls] == [chosen.branch]
     assert repo.pulls[0]["title"] == chosen.title
@@ -299,14 +308,10 @@ def test_stats_count_what_maintainers_did_with_the_pull_requests(
 def test_serve_opens_a_ticked_pull_request_when_the_dashboard_is_edited(
     project: Project, gh: GitHubStandIn
 ) -> None:
-    request = project.request
-    changes = [rewrite(request, n) for n in NAMES[:2]]
-    run(request, changes, "run-1", group="target", pr_creation="approval")
+    chosen = held_then_ticked(project, gh, "total_a")
     repo = gh.repos["octo/demo"]
     issue = repo.issues[0]
-    chosen = next(w for w in dashboard.parse_state(issue["body"]).waiting if "total_a" in w.title)
-    ticked = issue["body"].replace(f"- [ ] {chosen.title}", f"- [x] {chosen.title}")
-    issue["body"] = ticked
+    ticked = issue["body"]
     payload = {
         "action": "edited",
         "issue": {
