@@ -10,10 +10,12 @@ import pytest
 
 from bot.action_inputs import build, read_inputs
 from bot.config import Flags, build_request
+from bot.core.candidate import Candidate, Target
 from bot.core.errors import UserError
 from bot.core.request import NoiseControl
 from bot.core.source_marks import function_source, skip_reason
 from bot.flow.targets import rank_profiled
+from bot.github.noise import change_key, family
 from tests.conftest import make_request
 
 CONFIG = """[tool.selfimprove]
@@ -122,3 +124,21 @@ def test_ranked_targets_carry_their_share_and_skip_marks_leave_them_out(
     ]
     ranked = rank_profiled(make_request(root), root, rows, suite_seconds=5.0)
     assert [(t.qualname, t.profile_share) for t in ranked] == [("free", 0.1), ("Box.other", 0.05)]
+
+
+def test_a_change_is_remembered_by_its_function_source_and_rule_or_model_family() -> None:
+    target = Target(file="m.py", module="m", qualname="f")
+
+    def made(rule: str, **provenance: str) -> Candidate:
+        return Candidate(target, "", ("m.py",), "test-driven", "llm", rule, "", provenance)
+
+    dated = made("llm-rewrite", provider="openai", model="gpt-4o-2024-08-06")
+    plain = made("llm-rewrite", provider="openai", model="gpt-4o")
+    other = made("llm-rewrite", provider="openai", model="gpt-4.1")
+    codemod = made("builtin-sum")
+    assert family(dated) == family(plain) == "model:openai:gpt-4o"
+    assert family(other) != family(plain) and family(codemod) == "rule:builtin-sum"
+    source = "def f(xs):\n    return xs\n"
+    assert change_key(source, family(dated)) == change_key(source, family(plain))
+    assert change_key(source, family(codemod)) != change_key(source, family(plain))
+    assert change_key(source + "\n", family(plain)) != change_key(source, family(plain))

@@ -136,7 +136,7 @@ def describe(request: Request, delivered: Delivered) -> noise.Change:
     after = function_source(changed, candidate.target.qualname) if changed else None
     return noise.Change(
         delivered=delivered,
-        key=noise.change_key(before, noise.family(candidate.generator, candidate.rule)),
+        key=noise.change_key(before, noise.family(candidate)),
         before=source_hash(before),
         after=source_hash(after) if after else "",
         impact=impact_of(delivered.evaluation),

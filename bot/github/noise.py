@@ -18,23 +18,26 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.core.candidate import Candidate
 from bot.core.request import NoiseControl, TargetSpec
 from bot.core.source_marks import source_hash
 from bot.report.impact import Impact, percent
 from bot.report.results import Delivered
 
-_VERSION_TAIL = re.compile(r"([-_.:@]?(\d[\w.]*|latest|preview|mini|nano))+$", re.IGNORECASE)
+_VERSION_TAIL = re.compile(r"([-_@](\d{4}-?\d{2}-?\d{2}|latest|preview|v\d+))+$", re.IGNORECASE)
 
 
-def family(generator: str, rule: str) -> str:
+def family(candidate: Candidate) -> str:
     """What a declined change is remembered by besides its function: the rule, or model family.
 
-    A codemod's rule names the rewrite; an LLM's change is remembered per model family
-    (``openai:gpt-4o-2024-08-06`` and ``openai:gpt-4o`` are one family).
+    A codemod's rule names the rewrite; a model's change is remembered per model family
+    (``gpt-4o-2024-08-06`` and ``gpt-4o`` are one family).
     """
-    if generator in ("codemods", "codemod", "") or ":" not in generator:
-        return f"rule:{rule}"
-    return f"model:{_VERSION_TAIL.sub('', generator.lower()) or generator.lower()}"
+    model = candidate.provenance.get("model")
+    if not model:
+        return f"rule:{candidate.rule}"
+    provider = candidate.provenance.get("provider", "")
+    return f"model:{provider}:{_VERSION_TAIL.sub('', model.lower()) or model.lower()}"
 
 
 def change_key(function_text: str, family_name: str) -> str:
