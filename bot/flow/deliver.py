@@ -21,6 +21,7 @@ from bot.core.request import Request
 from bot.flow.progress import Progress
 from bot.report.render import markdown
 from bot.report.results import Delivered, RunResult
+from bot.report.stats import record_events
 from bot.signing.sigstore_sign import sign_patches
 
 
@@ -71,6 +72,7 @@ def deliver(
             else "rejected"
         )
         ledger.record(ledgers, result.run_id, request.base_commit, evaluation, decision)
+    record_events(request.home, result.run_id, [{"event": "run"}])
     atomic.write_text(folder / "report.md", markdown(result))
 
 

@@ -24,6 +24,7 @@ from bot.github.client import GitHubClient, GitHubUnavailable
 from bot.github.delivery import deliver_pull_request, push_changes, split_allowed, with_client
 from bot.report.impact import impact_line, impact_of, impact_section
 from bot.report.results import Delivered, PullRef, RunResult
+from bot.report.stats import record_events
 
 
 @dataclass
@@ -114,7 +115,7 @@ def control(
     if settings.dashboard:
         outcome.dashboard_written = dashboard.write(client, board, state, _numbers(result, outcome))
     events = memory.pull_events([*ours, *outcome.opened], seen)
-    memory.record_events(request.home, result.run_id, events)
+    record_events(request.home, result.run_id, events)
     memory.save(request.home, remembered, seen)
     outcome.lines = _lines(outcome)
     if outcome.opened:

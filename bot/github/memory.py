@@ -4,8 +4,8 @@ On GitHub the memory is the bot's own pull requests: each body carries one hidde
 per change (its key, the function's source hash before and after, its provenance). A bot
 pull request closed without merging, or labelled ``selfimprove:ignore``, declines its keys;
 a merged one records the source it wrote. So it works across Actions runs with no server.
-Locally the same facts, and which closed pull requests were already counted for
-``selfimprove stats``, live in ``memory.json`` and ``pulls.jsonl`` in the bot's home.
+Locally the same facts, and which pull requests were already counted for
+``selfimprove stats``, live in ``memory.json`` in the bot's home.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from bot.core import atomic
 from bot.github.noise import Change, Memory
 from bot.github.pulls import is_ours
 from bot.report.results import PullRef
-from bot.report.stats import PULLS_FILE
 
 IGNORE_LABEL = "selfimprove:ignore"
 CHANGE_MARK = "<!-- selfimprove:change"
@@ -118,12 +117,6 @@ def pull_events(pulls: Iterable[PullRef], seen: dict[str, str]) -> list[dict[str
             seen[number] = state
             events.append(_event(state, pull.number, changes_in(pull.body)))
     return events
-
-
-def record_events(home: Path, run_id: str, events: Iterable[Mapping[str, Any]]) -> None:
-    """Append pull-request events to ``pulls.jsonl`` in the bot's home (read by stats)."""
-    for event in events:
-        atomic.append_line(home / PULLS_FILE, json.dumps({"run_id": run_id, **event}))
 
 
 def _event(state: str, number: int, changes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

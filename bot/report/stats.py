@@ -1,12 +1,13 @@
 """``selfimprove stats``: what the bot did and what maintainers made of it, from its home.
 
-Read from the ledger (one line per candidate decision) and ``pulls.jsonl`` (pull requests
-opened, and merged or closed as later runs saw them). Broken down by method, generator
+Read from the ledger (one line per candidate decision) and ``events.jsonl`` (each run, and
+each pull request opened, merged or closed as the runs saw them). Broken down by method, generator
 and rule; the acceptance rate by method is what ``auto`` learns from.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.atomic import append_line
 from bot.core.ledger_file import read
 
 LEDGER_FILE = "ledger.jsonl"
-PULLS_FILE = "pulls.jsonl"
+EVENTS_FILE = "events.jsonl"
 DIMENSIONS = ("method", "generator", "rule")
 EVENTS = ("opened", "merged", "closed")
 
@@ -61,9 +63,11 @@ def gather(ledger: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, An
             stats.candidates[(dim, name)] += 1
             if entry.get("accepted"):
                 stats.accepted[(dim, name)] += 1
-    stats.runs = len(runs)
     counted: set[tuple[str, int]] = set()
     for event in events:
+        if event.get("event") == "run":
+            runs.add(str(event.get("run_id")))
+            continue
         kind, number = str(event.get("event")), int(event.get("number") or 0)
         if kind not in EVENTS or (kind, number) in counted:
             continue
@@ -75,12 +79,19 @@ def gather(ledger: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, An
             speedup = change.get("speedup")
             if kind == "merged" and isinstance(speedup, int | float):
                 stats.merged_speedups.append(float(speedup))
+    stats.runs = len(runs)
     return stats
 
 
 def from_home(home: Path) -> Stats:
     """The stats of everything recorded in ``home``."""
-    return gather(read(home / LEDGER_FILE), read(home / PULLS_FILE))
+    return gather(read(home / LEDGER_FILE), read(home / EVENTS_FILE))
+
+
+def record_events(home: Path, run_id: str, events: Iterable[Mapping[str, Any]]) -> None:
+    """Append events (a run; a pull request opened, merged, closed) to the home's log."""
+    for event in events:
+        append_line(home / EVENTS_FILE, json.dumps({"run_id": run_id, **event}, sort_keys=True))
 
 
 def markdown(stats: Stats) -> str:

@@ -298,7 +298,7 @@ def test_stats_count_what_maintainers_did_with_the_pull_requests(
     done = run_cli("stats", "--home", str(request.home), cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     said = done.stdout
-    assert "- runs: 1" in said and "- candidates: 2, accepted: 2" in said
+    assert "- runs: 2" in said and "- candidates: 2, accepted: 2" in said
     assert "- pull requests: 2 opened, 1 merged, 1 closed" in said
     assert "- median speed-up of merged changes: 1.42x" in said
     assert "| test-driven | 2 | 2 | 100% | 2 | 1 | 1 |" in said
