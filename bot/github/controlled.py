@@ -75,7 +75,7 @@ def control(
     ticked_waiting, ticked_declined = board.ticked()
     remembered = memory.memory_from(ours).merge(local)
     remembered.undeclined |= board.state.undeclined | ticked_declined
-    allowed, _ = split_allowed(result.delivered)
+    allowed, left_out = split_allowed(result.delivered)
     changes = [describe(request, change) for change in allowed]
     open_pulls = [p for p in ours if p.state == "open"]
     situation = noise.Situation(
@@ -83,6 +83,7 @@ def control(
         opened_today=sum(1 for p in ours if p.created_at.startswith(_today())),
         approved=frozenset(ticked_waiting),
     )
+    outcome.lines += [f"not proposed: {item.change.patch.name}: {item.reason}" for item in left_out]
 
     def branch_of(proposal: noise.Proposal) -> str:
         return pulls.branch_name(_scoped(request, proposal))
@@ -117,7 +118,7 @@ def control(
     events = memory.pull_events([*ours, *outcome.opened], seen)
     record_events(request.home, result.run_id, events)
     memory.save(request.home, remembered, seen)
-    outcome.lines = _lines(outcome)
+    outcome.lines = _lines(outcome) + outcome.lines
     if outcome.opened:
         result.pull_request = outcome.opened[-1]
     return outcome

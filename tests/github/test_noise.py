@@ -132,6 +132,15 @@ def test_the_open_cap_holds_and_the_rest_waits_on_the_dashboard(
     assert result.pull_request is not None
 
 
+def test_the_daily_cap_counts_what_opened_today(project: Project, gh: GitHubStandIn) -> None:
+    request = project.request
+    run(request, [rewrite(request, "total_a")], "run-1", group="target", max_prs_per_day=2)
+    later = [rewrite(request, n) for n in NAMES[1:3]]
+    run(request, later, "run-2", group="target", max_prs_per_day=2)
+    assert len(gh.repos["octo/demo"].pulls) == 2
+    assert "held by max-prs-per-day (2 opened today)" in board(gh)
+
+
 def test_a_closed_change_stays_closed_until_its_function_changes(
     project: Project, gh: GitHubStandIn
 ) -> None:
