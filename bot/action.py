@@ -45,6 +45,8 @@ from bot.github.workflow_commands import (
 )
 from bot.report.render import before_after, markdown
 from bot.report.results import PullRef, RunResult, timing_json
+from bot.report.stats import from_home
+from bot.report.stats import markdown as stats_markdown
 
 EXIT_USER_ERROR = 2
 EXIT_FAIL_ON = 1
@@ -240,6 +242,7 @@ def _conclude(runner: Runner, inputs: ActionInputs, result: RunResult, stdout: T
     _write_outputs(runner, result)
     if runner.summary_file is not None:
         append_summary(runner.summary_file, summary(result, pull))
+        append_summary(runner.summary_file, stats_markdown(from_home(result.request.home)))
     emit(annotations_for(result, pull), stdout)
     failure = None
     if "no-change" in inputs.fail_on and not result.delivered:

@@ -18,7 +18,7 @@ from typing import Any
 
 import git
 
-from bot.config import Flags, build_request, parse_target
+from bot.config import NOISE_KEYS, Flags, build_request, parse_target
 from bot.core.errors import UserError
 from bot.core.request import Request, TargetSpec
 from bot.flow.targets import functions_in, is_candidate_file
@@ -64,6 +64,7 @@ class ActionInputs:
     plan: str | None = None  # a `selfimprove plan` file (workspace-relative), with ``shard``
     shard: str | None = None  # "i/n": run only that shard of the plan
     allowed_bots: frozenset[str] = field(default_factory=frozenset)
+    noise: Mapping[str, Any] = field(default_factory=dict)  # NOISE_KEYS given (typed)
 
 
 def action_input(env: Mapping[str, str], name: str) -> str:
@@ -103,7 +104,39 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         allowed_bots=frozenset(split_words(action_input(env, "allowed-bots"))),
         plan=text("plan"),
         shard=text("shard"),
+        noise=noise_inputs(env),
     )
+
+
+def noise_inputs(env: Mapping[str, str]) -> dict[str, Any]:
+    """The noise-control inputs that are set, typed; unset ones leave the config to decide."""
+    found: dict[str, Any] = {}
+    for name in NOISE_KEYS:
+        text = action_input(env, name)
+        if not text:
+            continue
+        what = f"the {name} input"
+        if name in ("max-open-prs", "max-prs-per-day"):
+            if not re.fullmatch(r"[0-9]{1,9}", text):
+                raise UserError(f"{what} must be a whole number, 0 or more, not {text!r}")
+            found[name] = int(text)
+        elif name == "min-impact":
+            found[name] = parse_fraction(text, what)
+        elif name == "dashboard":
+            found[name] = parse_bool(text, what)
+        else:
+            found[name] = text
+    return found
+
+
+def parse_fraction(text: str, what: str) -> float:
+    """``0.005`` or ``0.5%``: a fraction of the profiled time."""
+    number = text.removesuffix("%").strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise UserError(f"{what} must be a fraction like 0.005 or 0.5%, not {text!r}") from None
+    return value / 100 if text.endswith("%") else value
 
 
 def with_dispatch(inputs: ActionInputs, payload_inputs: Any) -> ActionInputs:
@@ -182,6 +215,7 @@ def build(inputs: ActionInputs, workspace: Path, key_dir: Path) -> Request:
         pinning_endpoint=inputs.pinning_endpoint,
         llm=inputs.llm,
         sigstore=inputs.sigstore,
+        noise=inputs.noise,
     )
     request = build_request(flags)
     if not folders:

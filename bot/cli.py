@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="models to ask, in order, e.g. anthropic:<model>,openai:<model>,codemods",
     )
+    run_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="also improve functions that a merged selfimprove change wrote",
+    )
     run_cmd.add_argument("--plan", metavar="FILE", help="a `selfimprove plan` file ('-': stdin)")
     run_cmd.add_argument("--shard", metavar="I/N", help="run only shard I of N of the --plan")
     _delivery_options(run_cmd)
@@ -98,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     _trust_options(deliver)
     _github_options(deliver)
     commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
+    stats = commands.add_parser("stats", help="runs, acceptance and pull requests, from the ledger")
+    stats.add_argument("--home", metavar="DIR", help="the bot's home (default $SELFIMPROVE_HOME)")
     serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any)")
@@ -196,6 +203,7 @@ def _run(args: argparse.Namespace) -> int:
         test_command=args.test_command,
         max_targets=args.max_targets,
         llm=args.llm,
+        force=args.force,
         **_delivery_flags(args),
     )
     request = build_request(flags)
@@ -409,6 +417,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stats(args: argparse.Namespace) -> int:
+    from bot.config import home_dir
+    from bot.report.stats import from_home, markdown
+
+    print(markdown(from_home(Path(args.home).expanduser() if args.home else home_dir())), end="")
+    return 0
+
+
 def _clean(args: argparse.Namespace) -> int:
     from bot.config import home_dir, locate
     from bot.core.worktree import clean_stale
@@ -444,6 +460,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
             "fetch": _fetch,
             "action": _action,
             "serve": _serve,
+            "stats": _stats,
         }[args.command]
         return handler(args)
     except UserError as exc:

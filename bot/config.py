@@ -22,7 +22,15 @@ from typing import Any, TypeVar
 import git
 
 from bot.core.errors import UserError
-from bot.core.request import Limits, Request, TargetSpec, Thresholds
+from bot.core.request import (
+    GROUPINGS,
+    PR_CREATION,
+    Limits,
+    NoiseControl,
+    Request,
+    TargetSpec,
+    Thresholds,
+)
 from bot.llm_config import llm_settings
 from bot.signing.sigstore_verify import expected_repository
 from methods.registry import NAMES as METHOD_NAMES
@@ -41,6 +49,7 @@ DEFAULT_EXCLUDE = (
     "docs/**",
 )
 T = TypeVar("T")
+NOISE_KEYS = ("max-open-prs", "max-prs-per-day", "min-impact", "group", "dashboard", "pr-creation")
 _TOP_KEYS = {
     "include",
     "exclude",
@@ -61,6 +70,7 @@ _TOP_KEYS = {
     "repository",
     "push-remote",
     "rate-reserve",
+    *NOISE_KEYS,
 }
 
 
@@ -83,6 +93,8 @@ class Flags:
     sigstore: bool | None = None
     repository: str | None = None  # owner/name on GitHub
     push_remote: str | None = None
+    force: bool = False  # propose again functions a merged selfimprove change wrote
+    noise: Mapping[str, Any] = field(default_factory=dict)  # NOISE_KEYS given as action inputs
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -229,6 +241,7 @@ def build_request(flags: Flags) -> Request:
         sigstore=sigstore_wanted(flags.sigstore, config.get("sigstore"), where),
         llm=llm_settings(flags.llm, config.get("llm"), where),
         **github_settings(flags, config, where),
+        noise=noise_control(flags, config, where),
         warnings=(
             (
                 f"uncommitted changes in {flags.path} are not included: "
@@ -331,6 +344,40 @@ def github_settings(flags: Flags, config: Mapping[str, Any], where: str) -> dict
         "push_remote": flags.push_remote or _string(config, "push-remote", where),
         "rate_reserve": reserve,
     }
+
+
+def noise_control(flags: Flags, config: Mapping[str, Any], where: str) -> NoiseControl:
+    """Caps, impact floor, grouping, dashboard and approval: inputs over config over defaults."""
+    given = {**{k: config[k] for k in NOISE_KEYS if k in config}, **flags.noise}
+    default = NoiseControl()
+    open_cap = given.get("max-open-prs", default.max_open_prs)
+    daily = given.get("max-prs-per-day", default.max_prs_per_day)
+    for key, value in (("max-open-prs", open_cap), ("max-prs-per-day", daily)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise UserError(f"{key!r} in {where} must be a whole number, 0 or more")
+    floor = given.get("min-impact", default.min_impact)
+    if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+        raise UserError(f"'min-impact' in {where} must be a fraction from 0 to 1 (0.005 is 0.5%)")
+    group = given.get("group", default.group)
+    if group not in GROUPINGS:
+        raise UserError(f"'group' in {where} must be one of {', '.join(GROUPINGS)}")
+    creation = given.get("pr-creation", default.pr_creation)
+    if creation not in PR_CREATION:
+        raise UserError(f"'pr-creation' in {where} must be one of {', '.join(PR_CREATION)}")
+    dashboard = given.get("dashboard", default.dashboard)
+    if not isinstance(dashboard, bool):
+        raise UserError(f"'dashboard' in {where} must be true or false")
+    return NoiseControl(
+        max_open_prs=open_cap,
+        max_prs_per_day=daily,
+        min_impact=float(floor),
+        group=group,
+        dashboard=dashboard,
+        pr_creation=creation,
+        force=flags.force,
+    )
 
 
 def _count(config: Mapping[str, Any], key: str, where: str, default: int) -> int:

@@ -21,6 +21,7 @@ class Target:
     cumulative_seconds: float = 0.0
     own_seconds: float = 0.0
     calls: int = 0
+    profile_share: float | None = None  # inclusive share of the profiled suite time, 0..1
 
     @property
     def key(self) -> str:

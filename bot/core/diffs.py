@@ -85,3 +85,30 @@ def reverse_diff(diff: str) -> str:
 
 def _swap_prefix(name: str, prefix: str) -> str:
     return name if name.startswith("/dev/null") else prefix + name[2:]
+
+
+def apply_to_text(diff: str, path: str, text: str) -> str | None:
+    """``text`` (the base of repo-relative ``path``) with ``diff``'s hunks for it applied.
+
+    ``None`` when the diff does not touch ``path`` or its context does not match ``text``.
+    """
+    for patched in PatchSet(diff):
+        if patched.path != path:
+            continue
+        lines = text.splitlines(keepends=True)
+        out: list[str] = []
+        pos = 0
+        for hunk in patched:
+            start = hunk.source_start - 1 if hunk.source_length else hunk.source_start
+            out.extend(lines[pos:start])
+            pos = start
+            for line in hunk:
+                if line.is_context or line.is_removed:
+                    if pos >= len(lines) or lines[pos].rstrip("\n") != line.value.rstrip("\n"):
+                        return None
+                    pos += 1
+                if line.is_context or line.is_added:
+                    out.append(line.value)
+        out.extend(lines[pos:])
+        return "".join(out)
+    return None

@@ -46,6 +46,23 @@ class Limits:
     max_mutants: int = 30  # per target, for the chaos method
 
 
+GROUPINGS = ("run", "target", "file")
+PR_CREATION = ("immediate", "approval")
+
+
+@dataclass(frozen=True)
+class NoiseControl:
+    """How many pull requests reach the maintainers, which ones, and when."""
+
+    max_open_prs: int = 3  # open bot PRs at which new changes wait on the dashboard
+    max_prs_per_day: int | None = None  # PRs opened per UTC day; None: no daily cap
+    min_impact: float = 0.005  # expected whole-program gain a PR needs (share of profile)
+    group: str = "run"  # one PR per run, per target function, or per file
+    dashboard: bool = True  # keep the "selfimprove dashboard" issue
+    pr_creation: str = "immediate"  # or "approval": nothing opens until its box is ticked
+    force: bool = False  # propose again functions a merged selfimprove change wrote
+
+
 @dataclass(frozen=True)
 class Request:
     """What to improve, where, and within which limits.
@@ -82,6 +99,7 @@ class Request:
     github_api_url: str | None = None  # default: GITHUB_API_URL or https://api.github.com
     push_remote: str | None = None  # git remote name or URL for the PR branch (default origin)
     rate_reserve: int = 100  # GitHub requests kept back; below it the bundle is the delivery
+    noise: NoiseControl = field(default_factory=NoiseControl)
 
     def project_path(self, root: Path) -> Path:
         """The project's folder inside a checkout rooted at ``root`` (a worktree or the repo)."""

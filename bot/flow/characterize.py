@@ -57,7 +57,9 @@ def profile_targets(
     )
     if request.targets:
         return profiled, resolve_specs(request, project_dir, profiled.import_roots)
-    return profiled, rank_profiled(request, project_dir, profiled.profile)
+    return profiled, rank_profiled(
+        request, project_dir, profiled.profile, profiled.completed.seconds
+    )
 
 
 def prepare(

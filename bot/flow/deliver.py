@@ -21,6 +21,7 @@ from bot.core.request import Request
 from bot.flow.progress import Progress
 from bot.report.render import markdown
 from bot.report.results import Delivered, RunResult
+from bot.report.stats import record_events
 from bot.signing.sigstore_sign import sign_patches
 
 
@@ -53,7 +54,7 @@ def deliver(
     for evaluation in chosen:
         result.delivered.append(bundle.write_change(request, evaluation, folder))
     _sign_keyless(request, result, progress)
-    _open_pull_request(request, result, progress)
+    _open_pull_request(request, result, progress, controlled=True)
     _publish(request, result, progress)
     if chosen and request.signing_key is None:
         _note(
@@ -71,6 +72,7 @@ def deliver(
             else "rejected"
         )
         ledger.record(ledgers, result.run_id, request.base_commit, evaluation, decision)
+    record_events(request.home, result.run_id, [{"event": "run"}])
     atomic.write_text(folder / "report.md", markdown(result))
 
 
@@ -118,18 +120,26 @@ def _sign_keyless(request: Request, result: RunResult, progress: Progress) -> No
         _note(result, progress, outcome.note)
 
 
-def _open_pull_request(request: Request, result: RunResult, progress: Progress) -> None:
+def _open_pull_request(
+    request: Request, result: RunResult, progress: Progress, *, controlled: bool = False
+) -> None:
     """Open or update the run's draft PR when a repository is set; else, or failing, the bundle.
 
+    ``controlled``: a run's changes pass the noise policy (caps, memory, impact floor,
+    grouping, dashboard); a bundle delivered by hand with ``selfimprove deliver`` does not.
     A GitHub that cannot be used (no token, quota near the reserve, API down) only leaves
     a note saying why, never a failed run.
     """
-    if request.dry_run or not result.delivered or request.github_repository is None:
+    wanted = result.delivered or (controlled and request.noise.dashboard)
+    if request.dry_run or not wanted or request.github_repository is None:
         return
-    from bot.github.delivery import deliver_run  # githubkit loads only when it is needed
+    # githubkit loads only when it is needed
+    from bot.github.controlled import deliver_controlled
+    from bot.github.delivery import deliver_run
 
     progress.stage("delivering", f"a draft pull request on {request.github_repository}")
-    for line in deliver_run(request, result, os.environ):
+    step = deliver_controlled if controlled else deliver_run
+    for line in step(request, result, os.environ):
         _note(result, progress, line)
 
 

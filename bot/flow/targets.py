@@ -14,6 +14,7 @@ from typing import Any
 from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request, TargetSpec
+from bot.core.source_marks import skip_reason
 from bot.core.testrun import module_name
 
 _GENERATED_MARKERS = (
@@ -53,9 +54,17 @@ def is_generated(path: Path) -> bool:
 
 
 def rank_profiled(
-    request: Request, project_dir: Path, profile: Sequence[dict[str, Any]]
+    request: Request,
+    project_dir: Path,
+    profile: Sequence[dict[str, Any]],
+    suite_seconds: float = 0.0,
 ) -> list[Target]:
-    """The project's own functions, by time spent in them and their callees, hottest first."""
+    """The project's own functions, by time spent in them and their callees, hottest first.
+
+    Each gets its inclusive share of ``suite_seconds`` (the impact floor weighs gains by it);
+    functions or files the maintainer marked ``# selfimprove: skip`` are left out.
+    """
+    sources: dict[str, str] = {}
     targets = [
         Target(
             file=row["file"],
@@ -65,9 +74,15 @@ def rank_profiled(
             cumulative_seconds=float(row["cumulative_seconds"]),
             own_seconds=float(row["own_seconds"]),
             calls=int(row["calls"]),
+            profile_share=(
+                min(1.0, float(row["cumulative_seconds"]) / suite_seconds)
+                if suite_seconds > 0
+                else None
+            ),
         )
         for row in profile
         if is_candidate_file(request, project_dir, row["file"])
+        and not _marked_skip(project_dir, row["file"], row["qualname"], sources)
     ]
     targets.sort(key=lambda t: (-t.cumulative_seconds, t.key))
     return targets[: request.limits.max_targets]
@@ -103,6 +118,15 @@ def _resolve_spec(
         if not names:
             raise UserError(f"unknown target {spec}: {rel} defines no functions")
     return [Target(file=rel, module=module, qualname=n, line=functions[n]) for n in names]
+
+
+def _marked_skip(project_dir: Path, rel: str, qualname: str, sources: dict[str, str]) -> bool:
+    if rel not in sources:
+        try:
+            sources[rel] = (project_dir / rel).read_text(errors="replace")
+        except OSError:
+            sources[rel] = ""
+    return skip_reason(sources[rel], qualname) is not None
 
 
 def functions_in(source: str) -> dict[str, int]:

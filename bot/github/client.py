@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self, cast
 
@@ -38,13 +39,23 @@ from bot.github.governor import Governor
 from bot.github.transport import AnswerCache, GitHubUnavailable, GovernedTransport
 from bot.report.results import PullRef, Usage
 
-__all__ = ["GitHubClient", "GitHubUnavailable", "PullRef", "RequestRefused"]
+__all__ = ["GitHubClient", "GitHubUnavailable", "IssueRef", "PullRef", "RequestRefused"]
 
 USER_AGENT = "selfimprove/0.1 (+https://github.com/selfimprove)"
 TIMEOUT = 30.0
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
 ReactionContent = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """An issue as the dashboard needs it."""
+
+    number: int
+    url: str
+    title: str
+    body: str
 
 
 class RequestRefused(Exception):
@@ -182,6 +193,42 @@ class GitHubClient:
             found = gh.rest.pulls.list(self.owner, self.name, state="open", per_page=100).json()
         return [_pull_ref(p) for p in found if p["head"]["ref"].startswith(prefix)]
 
+    def recent_pulls(self) -> list[PullRef]:
+        """The latest 100 pull requests, open and closed, with labels and merge state.
+
+        One read gives the bot its memory (closed and merged ones) and its caps (open ones).
+        """
+        with self._api() as gh:
+            found = gh.rest.pulls.list(
+                self.owner, self.name, state="all", sort="created", direction="desc", per_page=100
+            ).json()
+        return [_pull_ref(p) for p in found]
+
+    def find_issue(self, label: str) -> IssueRef | None:
+        """The oldest open issue carrying ``label`` (pull requests excluded), if any."""
+        with self._api() as gh:
+            found = gh.rest.issues.list_for_repo(
+                self.owner, self.name, state="open", labels=label, per_page=100
+            ).json()
+        listed = cast(list[dict[str, Any]], found)
+        issues = [i for i in listed if not i.get("pull_request")]
+        issues.sort(key=lambda issue: int(issue["number"]))
+        return _issue_ref(issues[0]) if issues else None
+
+    def create_issue(self, *, title: str, body: str, labels: list[str]) -> IssueRef:
+        """Open an issue (GitHub creates unknown labels)."""
+        with self._api() as gh:
+            data = gh.rest.issues.create(
+                self.owner, self.name, title=title, body=body, labels=list(labels)
+            ).json()
+        return _issue_ref(data)
+
+    def update_issue(self, number: int, *, body: str) -> IssueRef:
+        """Replace an issue's body."""
+        with self._api() as gh:
+            data = gh.rest.issues.update(self.owner, self.name, number, body=body).json()
+        return _issue_ref(data)
+
     def create_pull(self, *, title: str, head: str, base: str, body: str, draft: bool) -> PullRef:
         """``POST /pulls``; a 422 (exists, drafts unsupported) is :class:`RequestRefused`."""
         with self._api() as gh:
@@ -303,6 +350,18 @@ def _pull_ref(data: Mapping[str, Any]) -> PullRef:
         title=str(data.get("title") or ""),
         body=str(data.get("body") or ""),
         state=str(data.get("state") or "open"),
+        labels=tuple(str(label.get("name")) for label in data.get("labels") or ()),
+        merged=bool(data.get("merged_at")),
+        created_at=str(data.get("created_at") or ""),
+    )
+
+
+def _issue_ref(data: Mapping[str, Any]) -> IssueRef:
+    return IssueRef(
+        number=int(data["number"]),
+        url=str(data["html_url"]),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
     )
 
 

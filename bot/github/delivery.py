@@ -59,6 +59,28 @@ def deliver_run(
     """
     if request.dry_run or not result.delivered or request.github_repository is None:
         return []
+
+    def act(client: GitHubClient) -> list[str]:
+        pull = deliver_pull_request(request, result, client)
+        result.pull_request = pull
+        return [f"{'draft ' if pull.draft else ''}pull request #{pull.number}: {pull.url}"]
+
+    return with_client(request, result, env, act, sleep=sleep)
+
+
+def with_client(
+    request: Request,
+    result: RunResult,
+    env: Mapping[str, str],
+    act: Callable[[GitHubClient], list[str]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Run ``act`` with a governed client; GitHub unavailable means the bundle, and a note.
+
+    Sets ``github_fallback`` and ``github_usage`` on ``result``.
+    """
+    assert request.github_repository is not None
     governor = Governor(time.time, reserve=request.rate_reserve)
     try:
         with GitHubClient.from_env(
@@ -68,9 +90,7 @@ def deliver_run(
             governor=governor,
             sleep=sleep,
         ) as client:
-            pull = deliver_pull_request(request, result, client)
-        result.pull_request = pull
-        lines = [f"{'draft ' if pull.draft else ''}pull request #{pull.number}: {pull.url}"]
+            lines = act(client)
     except GitHubUnavailable as unavailable:
         result.github_fallback = unavailable.reason
         lines = [f"no pull request ({unavailable.reason}): the bundle is the delivery"]
@@ -85,8 +105,12 @@ def deliver_pull_request(
     client: GitHubClient,
     *,
     remote: str | None = None,
+    preface: Sequence[str] = (),
 ) -> PullRef:
-    """Open or update the run's pull request; :class:`GitHubUnavailable` when it cannot."""
+    """Open or update the run's pull request; :class:`GitHubUnavailable` when it cannot.
+
+    ``preface`` opens the body (the noise policy's impact lines and memory markers).
+    """
     allowed, left_out = split_allowed(result.delivered)
     if not allowed:
         reasons = "; ".join(item.reason for item in left_out) or "no accepted change"
@@ -117,6 +141,7 @@ def deliver_pull_request(
             branch,
             left_out=left_out,
             draft_unavailable=draft_unavailable,
+            preface=preface,
         )
 
     if earlier is not None:

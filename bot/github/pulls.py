@@ -80,8 +80,12 @@ def body(
     *,
     left_out: Sequence[LeftOut] = (),
     draft_unavailable: bool = False,
+    preface: Sequence[str] = (),
 ) -> str:
-    """The pull request's Markdown: what, why, the proof, and how to check and undo it."""
+    """The pull request's Markdown: what, why, the proof, and how to check and undo it.
+
+    ``preface`` (the impact lines and the changes' hidden markers) comes first.
+    """
     marker = (
         f"{MARKER} branch={branch} base={request.base_commit} "
         f"method={request.method} project={request.project} -->"
@@ -89,6 +93,8 @@ def body(
     where = "this repository" if request.project == "." else f"`{request.project}`"
     lines = [
         marker,
+        *preface,
+        *([""] if preface else []),
         f"**selfimprove** proposes {len(changes)} change(s) to {where}, each "
         f"proven by seven gates on base commit `{request.base_commit[:12]}` "
         f"(method {request.method}, run `{result.run_id}`).",

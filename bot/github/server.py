@@ -11,7 +11,8 @@ trickle in (a slowloris client is cut off, not waited on).
 Worker threads then do the slow part with the App's installation token: the same
 comment-command handler as the Action (permission check, 👀, replies), and a run
 ordered there is handed to the repository's workflow as ``repository_dispatch``, so no
-target code ever runs on the webhook host.
+target code ever runs on the webhook host. An edit of the dashboard issue that ticks a
+waiting change's box opens that pull request from its already pushed branch.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core.errors import UserError
-from bot.github import handoff
-from bot.github.client import GitHubClient, GitHubUnavailable, RequestRefused
+from bot.github import dashboard, handoff
+from bot.github.client import GitHubClient, GitHubUnavailable, IssueRef, RequestRefused
 from bot.github.comments import finish, handle_comment
 from bot.github.replay import DEFAULT_LIMIT, SeenDeliveries
 from bot.github.webhook import Event, EventRejected, SignatureRejected, read_delivery
@@ -40,7 +41,7 @@ from bot.github.webhook import Event, EventRejected, SignatureRejected, read_del
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps a delivery's payload at 25 MB
 READ_TIMEOUT = 10.0  # seconds a client may take to send a whole request
 MAX_CONNECTIONS = 64  # connections served at once; GitHub opens one per delivery
-QUEUED_EVENTS = ("issue_comment",)
+QUEUED_EVENTS = {"issue_comment": "created", "issues": "edited"}  # event -> action
 INSTALLATION_EVENTS = ("installation", "installation_repositories")
 
 
@@ -152,7 +153,7 @@ class WebhookServer:
         if event.name in INSTALLATION_EVENTS:
             self._note(installation_note(event))
             return Answer(HTTPStatus.OK, "noted")
-        if event.name not in QUEUED_EVENTS or event.action != "created":
+        if event.name not in QUEUED_EVENTS or QUEUED_EVENTS[event.name] != event.action:
             return Answer(HTTPStatus.OK, f"ignored: {event.name} {event.action or ''}".strip())
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
@@ -195,6 +196,8 @@ def handle_event(event: Event, settings: ServeSettings) -> str:
     repository = _full_name(event.payload)
     if repository is None:
         return "ignored: no repository in the payload"
+    if event.name == "issues":
+        return _dashboard_edited(event.payload, repository, settings)
     with installation_client(event.payload, repository, settings) as client:
         order = handle_comment(event.payload, client, allowed_bots=settings.allowed_bots)
         if order is None:
@@ -206,6 +209,24 @@ def handle_event(event: Event, settings: ServeSettings) -> str:
             finish(order, client, ok=False, text=f"The run could not be started: {reason}.")
             return f"{repository}: dispatch failed: {reason}"
     return f"{repository}: run dispatched for #{order.issue_number} by {order.user}"
+
+
+def _dashboard_edited(payload: Mapping[str, Any], repository: str, settings: ServeSettings) -> str:
+    """A box ticked on the dashboard: open exactly that pull request now (no project code)."""
+    issue = payload.get("issue")
+    labels = issue.get("labels") if isinstance(issue, dict) else None
+    names = {label.get("name") for label in labels or () if isinstance(label, dict)}
+    if not isinstance(issue, dict) or dashboard.LABEL not in names:
+        return f"{repository}: not the dashboard"
+    ref = IssueRef(
+        number=int(issue["number"]),
+        url=str(issue.get("html_url")),
+        title=str(issue.get("title")),
+        body=str(issue.get("body") or ""),
+    )
+    with installation_client(payload, repository, settings) as client:
+        opened = dashboard.act_on_ticks(client, ref)
+    return f"{repository}: dashboard: opened {', '.join(f'#{p.number}' for p in opened) or 'none'}"
 
 
 def installation_client(

@@ -22,6 +22,9 @@ class PullRef:
     title: str = ""
     body: str = ""
     state: str = "open"  # or "closed"
+    labels: tuple[str, ...] = ()
+    merged: bool = False
+    created_at: str = ""  # ISO 8601, as GitHub gives it
 
 
 @dataclass(frozen=True)

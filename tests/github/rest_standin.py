@@ -105,6 +105,7 @@ class RepoState:
     installation_id: int | None = None
     permissions: dict[str, str] = field(default_factory=dict)  # login -> role name
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)  # plain issues, not pulls
     comments: list[dict[str, Any]] = field(default_factory=list)
     reactions: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[int, list[str]] = field(default_factory=dict)  # issue number -> names
@@ -277,6 +278,9 @@ class GitHubStandIn(StandIn):
             ("GET", rf"{_REPO}/pulls/(?P<number>\d+)", _get_pull),
             ("PATCH", rf"{_REPO}/pulls/(?P<number>\d+)", _update_pull),
             ("POST", rf"{_REPO}/issues/(?P<number>\d+)/labels", _add_labels),
+            ("GET", rf"{_REPO}/issues", _list_issues),
+            ("POST", rf"{_REPO}/issues", _create_issue),
+            ("PATCH", rf"{_REPO}/issues/(?P<number>\d+)", _update_issue),
             ("POST", rf"{_REPO}/issues/(?P<number>\d+)/comments", _create_comment),
             ("GET", rf"{_REPO}/issues/(?P<number>\d+)/comments", _list_comments),
             ("POST", rf"{_REPO}/issues/comments/(?P<id>\d+)/reactions", _create_reaction),
@@ -340,10 +344,10 @@ class GitHubStandIn(StandIn):
             "body": pull["body"],
             "labels": [{"name": n} for n in repo.labels.get(number, [])],
             "draft": pull["draft"],
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-            "closed_at": None,
-            "merged_at": None,
+            "created_at": pull.get("created_at", "2026-01-01T00:00:00Z"),
+            "updated_at": pull.get("created_at", "2026-01-01T00:00:00Z"),
+            "closed_at": pull.get("closed_at"),
+            "merged_at": pull.get("merged_at"),
             "merge_commit_sha": None,
             "head": {
                 "label": f"{repo.owner}:{pull['head']}",
@@ -398,6 +402,8 @@ def _list_pulls(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
         if (state == "all" or p["state"] == state)
         and (head is None or head in (f"{repo.owner}:{p['head']}", p["head"]))
     ]
+    if seen.param("direction") == "desc":
+        found.reverse()
     return Reply.json(200, found)
 
 
@@ -442,6 +448,7 @@ def _create_pull(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
         "head_sha": sha,
         "base": base,
         "user": "selfimprove[bot]",
+        "created_at": _now(),
     }
     repo.next_number += 1
     repo.pulls.append(pull)
@@ -458,6 +465,86 @@ def _update_pull(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
                     pull[key] = data[key]
             pull["head_sha"] = _branch_sha(repo.remote, pull["head"]) or pull["head_sha"]
             return Reply.json(200, gh.pull_json(repo, pull))
+    return error(404, "Not Found")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def issue_json(repo: RepoState, issue: dict[str, Any]) -> dict[str, Any]:
+    """An issue object, the fields GitHub documents for ``GET /repos/{o}/{r}/issues``."""
+    number = issue["number"]
+    api = f"https://api.github.com/repos/{repo.full_name}/issues/{number}"
+    return {
+        "id": issue["id"],
+        "node_id": f"I_{issue['id']}",
+        "url": api,
+        "repository_url": f"https://api.github.com/repos/{repo.full_name}",
+        "labels_url": api + "/labels{/name}",
+        "comments_url": api + "/comments",
+        "events_url": api + "/events",
+        "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
+        "number": number,
+        "state": issue["state"],
+        "title": issue["title"],
+        "body": issue["body"],
+        "user": user_json(issue["user"], 41898282, "Bot"),
+        "labels": [{"name": n} for n in repo.labels.get(number, [])],
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "locked": False,
+        "comments": 0,
+        "created_at": issue["created_at"],
+        "updated_at": issue["created_at"],
+        "closed_at": None,
+        "author_association": "NONE",
+    }
+
+
+def _list_issues(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
+    repo = _need(gh, match)
+    state = seen.param("state") or "open"
+    wanted = [n for n in (seen.param("labels") or "").split(",") if n]
+    found = [
+        issue_json(repo, i)
+        for i in repo.issues
+        if (state == "all" or i["state"] == state)
+        and all(n in repo.labels.get(i["number"], []) for n in wanted)
+    ]
+    return Reply.json(200, found)
+
+
+def _create_issue(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
+    repo = _need(gh, match)
+    data = seen.json() or {}
+    if not data.get("title"):
+        return validation_failed("title is required", "Issue")
+    issue = {
+        "number": repo.next_number,
+        "id": gh.new_id(),
+        "state": "open",
+        "title": data["title"],
+        "body": data.get("body"),
+        "user": "selfimprove[bot]",
+        "created_at": _now(),
+    }
+    repo.next_number += 1
+    repo.issues.append(issue)
+    repo.labels[issue["number"]] = [str(n) for n in data.get("labels") or []]
+    return Reply.json(201, issue_json(repo, issue))
+
+
+def _update_issue(gh: GitHubStandIn, seen: Seen, match: re.Match[str]) -> Reply:
+    repo = _need(gh, match)
+    data = seen.json() or {}
+    for issue in repo.issues:
+        if issue["number"] == int(match["number"]):
+            for key in ("title", "body", "state"):
+                if key in data:
+                    issue[key] = data[key]
+            return Reply.json(200, issue_json(repo, issue))
     return error(404, "Not Found")
 
 

@@ -180,9 +180,12 @@ def test_schedule_runs_on_the_action_inputs(
     assert status == 0, out
     check_run_outputs(produced, written)
     assert "`textops:total_length`" in written and "shout_all" not in written
+    stats = written.split("## selfimprove stats\n", 1)[1]  # the job summary ends with stats
+    assert "- runs: 1" in stats and "- pull requests: 0 opened" in stats
     stop = re.search(r"^::stop-commands::(\w+)$", out, re.M)
     assert stop and f"\n::{stop[1]}::\n" in out  # commands off during the run, then back on
-    notes = written.split("## Notes\n\n", 1)[1].splitlines() if "## Notes" in written else []
+    section = written.split("## Notes\n\n", 1)[1] if "## Notes" in written else ""
+    notes = section.split("\n## ", 1)[0].splitlines()  # up to the stats that follow
     for note in (line.removeprefix("- ") for line in notes if line.startswith("- ")):
         assert f"::notice::{escape_data(note)}" in out
 

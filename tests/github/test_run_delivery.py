@@ -56,7 +56,8 @@ def test_the_bundle_is_written_then_the_draft_pr_opened_and_reported(
     assert change.patch.is_file() and change.metadata.is_file()
     report = (folder / "report.md").read_text()
     assert "pull request #1 (draft): https://github.com/octo/demo/pull/1" in report
-    assert "GitHub API: 3 request(s), 0 answered 304" in report
+    # recent pulls, dashboard, default branch, branch look-up, create, dashboard create
+    assert "GitHub API: 6 request(s), 0 answered 304" in report
     assert "draft pull request #1" in said
     body = gh.repos["octo/demo"].pulls[0]["body"]
     assert change.patch_cid in body and change.patch_sha256 in body
