@@ -168,7 +168,9 @@ def test_same_speed_candidate_is_rejected(gate_bench: Callable[..., GateBench]) 
         assert "; needs p < 0.01 and a CI above 1.05x" in verdict.reason
         assert verdict.details["timing_method"] == timing
         if timing == performance.IN_PROCESS:  # fresh pairs can stray far from 1 on A/A
-            assert 0.9 < verdict.details["ratio"] < 1.1
+            # near 1, with room for a loaded CI machine (0.895 was seen at load 10 on 2
+            # cores); the A/A rate itself is measured in benchmarks/run_example.py
+            assert 0.8 < verdict.details["ratio"] < 1.25
 
 
 def test_slower_candidate_stops_after_the_first_quarter_of_the_rounds(
