@@ -7,7 +7,11 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
 * always: the outcome of every test and the ``sys.path`` entries inside the project;
 * ``profile``: cProfile over the test loop, the project's own functions with their times;
 * ``capture``: calls to the target functions, pickled (arguments before and after the
-  call, return value or exception), a seeded reservoir sample capped per function.
+  call, return value or exception), a seeded reservoir sample capped per function. A
+  class method's record leaves out ``cls`` (replay binds it again). A method's record says
+  how its receiver was built (``receiver``): the constructor call of the receiver's class,
+  and the module-level factory that made that call when there was one, each with its
+  pickled arguments; or ``refused`` with the reason no such call was seen.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import base64
 import cProfile
 import functools
 import importlib
+import inspect
 import json
 import os
 import pickle
@@ -23,6 +28,7 @@ import pstats
 import random
 import reprlib
 import sys
+import weakref
 from typing import Any
 
 import pytest
@@ -35,6 +41,9 @@ _REPORT: dict[str, Any] = {"outcomes": _OUTCOMES, "errors": _ERRORS}
 _PROFILER = cProfile.Profile() if _CONFIG.get("profile") else None
 _RECORDERS: dict[str, _Recorder] = {}
 _UNWRAP: list[tuple[Any, str, Any]] = []
+_BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(instance) -> (ref, how it was built)
+_MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
+_MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
 
 
 def _inside_project(path):
@@ -96,7 +105,10 @@ def _exception_info(exc):
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(exc)}
 
 
-def _wrap(func, recorder):
+def _wrap(func, recorder, kind="plain"):
+    """``func`` recording its calls; ``kind`` "class" drops ``cls``, "method" notes the
+    receiver's construction."""
+
     @functools.wraps(func)
     def recorded(*args, **kwargs):
         if recorder.depth:  # a recursive call is part of its outermost call
@@ -104,19 +116,22 @@ def _wrap(func, recorder):
         slot = recorder.slot()
         if slot is None:
             return _call(func, recorder, args, kwargs)
+        kept = args[1:] if kind == "class" else args
         try:
-            before = pickle.dumps((args, kwargs), protocol=4)
+            before = pickle.dumps((kept, kwargs), protocol=4)
         except Exception:
             recorder.unpicklable += 1
             return _call(func, recorder, args, kwargs)
         record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
-        record["args_repr"] = _short_repr((args, kwargs))
+        record["args_repr"] = _short_repr((kept, kwargs))
+        if kind == "method" and args:
+            record["receiver"] = _how_built(args[0])
         try:
             result = _call(func, recorder, args, kwargs)
         except Exception as exc:
             record["outcome"] = "raise"
             record["error"] = _exception_info(exc)
-            _finish(recorder, slot, record, args, kwargs)
+            _finish(recorder, slot, record, kept, kwargs)
             raise
         try:
             record["result"] = _b64(pickle.dumps(result, protocol=4))
@@ -124,10 +139,110 @@ def _wrap(func, recorder):
         except Exception:
             recorder.unpicklable += 1
             return result
-        _finish(recorder, slot, record, args, kwargs)
+        _finish(recorder, slot, record, kept, kwargs)
         return result
 
     return recorded
+
+
+def _how_built(receiver):
+    """How ``receiver`` was built, as recorded when its constructor ran, or why not known."""
+    entry = _BUILT.get(id(receiver))
+    if entry is not None and entry[0]() is receiver:
+        return entry[1]
+    kind = type(receiver)
+    return {
+        "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
+        "(built before they started, copied, unpickled, or by a subclass with its own __init__)"
+    }
+
+
+def _pickled_call(callee, args, kwargs):
+    """``{"call": "module:qualname", "args": b64 pickle}``, or ``{"refused": why}``."""
+    try:
+        blob = pickle.dumps((tuple(args), dict(kwargs)), protocol=4)
+    except Exception as exc:
+        return {
+            "call": callee,
+            "refused": f"its arguments cannot be pickled ({type(exc).__name__})",
+        }
+    if len(blob) > _MAX_RECIPE:
+        return {"call": callee, "refused": "its arguments are too large to keep"}
+    return {"call": callee, "args": _b64(blob)}
+
+
+def _factory_call(frame):
+    """The module-level project function running in ``frame`` and its arguments, or None.
+
+    A test's own helpers (test modules, conftest) do not count: a new test cannot import them.
+    """
+    code = frame.f_code
+    module = frame.f_globals.get("__name__", "")
+    base = os.path.basename(code.co_filename)
+    if (
+        not _inside_project(code.co_filename)
+        or base.startswith("test_")
+        or base.endswith("_test.py")
+        or base == "conftest.py"
+        or not _defines(frame.f_globals, code)
+        or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    ):
+        return None
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    values = frame.f_locals
+    if any(name not in values for name in names):
+        return None
+    positional = [values[n] for n in names[: code.co_argcount]]
+    keywords = {n: values[n] for n in names[code.co_argcount :]}
+    return _pickled_call(f"{module}:{code.co_name}", positional, keywords)
+
+
+def _defines(namespace, code):
+    """Whether ``namespace`` (a module's globals) holds the function whose code is ``code``."""
+    return getattr(namespace.get(code.co_name), "__code__", None) is code
+
+
+def _remember(instance, how):
+    key = id(instance)
+    ref: Any
+    try:
+        ref = weakref.ref(instance)
+        weakref.finalize(instance, _BUILT.pop, key, None)
+    except TypeError:  # no weak references to it: keep it alive so its id stays its own
+        if len(_BUILT) >= _MAX_STRONG:
+            return
+        ref = functools.partial(_same, instance)
+    _BUILT[key] = (ref, how)
+
+
+def _same(value):
+    return value
+
+
+def _watch_construction(cls):
+    """Wrap ``cls.__init__`` so each instance remembers the call that built it."""
+    own = cls.__dict__.get("__init__")
+    inherited = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
+
+    def recording_init(self, *args, **kwargs):
+        kind = type(self)
+        if kind.__init__ is recording_init and id(self) not in _BUILT:  # not a subclass's own
+            callee = f"{kind.__module__}:{kind.__qualname__}"
+            how = {"constructor": _pickled_call(callee, args, kwargs)}
+            factory = _factory_call(sys._getframe(1))
+            if factory is not None:
+                how["factory"] = factory
+            _remember(self, how)
+        if own is not None:
+            return own(self, *args, **kwargs)
+        if inherited is object.__init__:
+            return object.__init__(self)
+        return inherited(self, *args, **kwargs)
+
+    if own is not None:
+        functools.update_wrapper(recording_init, own)
+    cls.__init__ = recording_init
+    _UNWRAP.append((cls, "__init__", own))
 
 
 def _call(func, recorder, args, kwargs):
@@ -158,14 +273,36 @@ def _resolve(module_name, qualname):
     return module, holder, parts[-1], func
 
 
+def _kind(holder, raw):
+    """How the target is bound: "static", "class", "method" (in a class) or "plain"."""
+    if isinstance(raw, staticmethod):
+        return "static"
+    if isinstance(raw, classmethod):
+        return "class"
+    return "method" if isinstance(holder, type) else "plain"
+
+
+_WATCHED: set[type] = set()
+
+
+def _rebound(kind, wrapper):
+    if kind == "static":
+        return staticmethod(wrapper)
+    if kind == "class":
+        return classmethod(wrapper)
+    return wrapper
+
+
 def _install_capture(settings):
     for target in settings["targets"]:
         key = f"{target['module']}:{target['qualname']}"
         try:
-            module, holder, name, func = _resolve(target["module"], target["qualname"])
+            module, holder, name, raw = _resolve(target["module"], target["qualname"])
         except Exception as exc:
             _ERRORS.append(f"cannot import {key}: {type(exc).__name__}: {exc}")
             continue
+        kind = _kind(holder, raw)
+        func = raw.__func__ if kind in ("static", "class") else raw
         if not callable(func) or not hasattr(func, "__code__"):
             _ERRORS.append(f"{key} is not a plain function")
             continue
@@ -177,9 +314,14 @@ def _install_capture(settings):
             continue
         recorder = _Recorder(settings.get("limit", 50))
         _RECORDERS[key] = recorder
-        wrapper = _wrap(func, recorder)
-        setattr(holder, name, wrapper)
-        _UNWRAP.append((holder, name, func))
+        wrapper = _wrap(func, recorder, kind)
+        setattr(holder, name, _rebound(kind, wrapper))
+        _UNWRAP.append((holder, name, raw))
+        if kind == "method" and holder not in _WATCHED:
+            _WATCHED.add(holder)
+            _watch_construction(holder)
+        if kind != "plain":
+            continue
         for other in list(sys.modules.values()):  # rebind `from module import func` copies
             if other is None or other is holder:
                 continue
@@ -204,7 +346,10 @@ def pytest_runtestloop(session):
         if _PROFILER is not None:
             _PROFILER.disable()
         for holder, name, func in reversed(_UNWRAP):
-            setattr(holder, name, func)
+            if func is None:  # a wrapped __init__ the class did not define itself
+                delattr(holder, name)
+            else:
+                setattr(holder, name, func)
 
 
 def pytest_runtest_logreport(report):
@@ -289,6 +434,8 @@ def _qualname_of(module, funcname, line):
                 seen.add(id(value))
                 stack.append(value)
                 continue
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
             code = getattr(value, "__code__", None)
             if code is not None and code.co_name == funcname and code.co_firstlineno == line:
                 qualname = getattr(code, "co_qualname", value.__qualname__)
