@@ -8,10 +8,11 @@ one where the base and the mutant disagree (:mod:`methods.mutant_inputs`); faili
 captured input too long for a test on which they disagree is shrunk to a short one. The
 base's answer on it becomes a regression test (:mod:`methods.regression_tests`); a method
 is called on a receiver rebuilt the way the suite built it. A survivor nothing tells apart
-gets a second look: did its line run on the recorded calls at all (else: an untested path)? A test is kept
-only if it fails on its mutant and passes on the base every time it is run, so a flaky
-test never ships. The kept tests form one new test file per target: a candidate proven by
-the gates like any other, with the mutation score before and after in its provenance.
+gets a second look: did its line run on the recorded calls at all (else: an untested path)?
+A test is kept only if it fails on its mutant and passes on the base every time it is run,
+so a flaky test never ships. The kept tests form one new test file per target: a candidate
+proven by the gates like any other, with the mutation score before and after in its
+provenance.
 
 Before any of that, a sentinel mutant (the function raises at entry) must be killed;
 if the suite still passes with it, the setup cannot tell a mutant from the original (an
