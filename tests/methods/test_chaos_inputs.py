@@ -9,13 +9,16 @@ informative recorded call is 2,000 points long.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
+import git
 import pytest
 
 from bot.core.candidate import Target
@@ -23,9 +26,9 @@ from bot.core.harness import HARNESS_DIR
 from methods import attack, mutations
 from methods.mutant_inputs import Observed, disagreement, observe, shrink
 from methods.regression_tests import Case, render_file
-from tests.conftest import GateBench
+from tests.conftest import GateBench, run_cli
 
-GREET = '''\
+GREET = """\
 import re
 
 
@@ -70,7 +73,7 @@ class Tally:
 
 
 DEFAULT = Greeter("Hi")
-'''
+"""
 
 GREET_TESTS = """\
 from greet import DEFAULT, Greeter, Tally, tokenizer
@@ -102,8 +105,9 @@ def _target(qualname: str, module: str = "greet") -> Target:
 
 
 GREET_TARGETS = tuple(
-    _target(q) for q in ("Greeter.greet", "Greeter.shout", "Greeter.polite", "Tokenizer.count")
-) + (_target("Tally.add"),)
+    _target(q)
+    for q in ("Greeter.greet", "Greeter.shout", "Greeter.polite", "Tokenizer.count", "Tally.add")
+)
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -118,7 +122,9 @@ def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def greet_bench(gate_bench: Callable[..., GateBench]) -> GateBench:
-    return gate_bench({"greet.py": GREET, "tests/test_greet.py": GREET_TESTS}, capture=GREET_TARGETS)
+    return gate_bench(
+        {"greet.py": GREET, "tests/test_greet.py": GREET_TESTS}, capture=GREET_TARGETS
+    )
 
 
 def _callees(observed: Observed) -> dict[str, list[tuple[str, ...]]]:
@@ -248,7 +254,7 @@ def test_a_long_input_that_tells_a_mutant_apart_is_shrunk_to_a_test_sized_one(
     # ... the 2,000 points can, and shrink to one point.
     pinned = disagreement(*shrink(bench.request, bench.baseline, root, target))
     assert pinned is not None
-    points, origin = (eval(a) for a in pinned.base.args)  # noqa: S307 - literals we checked
+    points, origin = (ast.literal_eval(a) for a in pinned.base.args)
     assert len(points) == 1 and len(origin) == 2, pinned.base.args
     assert pinned.base.source_size < 60
     text = render_file(target, [Case("test_shrunk", (mutant.label,), pinned)])
@@ -284,3 +290,62 @@ def test_shrink_finds_the_smallest_input_on_which_a_property_holds(shrinker: Mod
     assert 0 < tries < 5000
     assert list(shrinker.smaller(2.5))[:2] == [0.0, 2.0]
     assert list(shrinker.smaller(-3))[:3] == [0, -2, -1]
+
+
+SHOP = """\
+class Shop:
+    def __init__(self, threshold):
+        self.threshold = threshold
+
+    def discount(self, total):
+        if total >= self.threshold:
+            return 10
+        if total < 0:
+            raise ValueError("negative total")
+        return 0
+"""
+
+SHOP_TESTS = """\
+from shop import Shop
+
+
+def test_big_order():
+    assert Shop(100).discount(150) == 10
+
+
+def test_small_order():
+    assert Shop(100).discount(20) == 0
+
+
+def test_threshold_order():
+    assert Shop(100).discount(100) >= 0
+"""
+
+
+def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = make_repo({"shop.py": SHOP, "tests/test_shop.py": SHOP_TESTS})
+    done = run_cli(
+        "run", "--dry-run", str(repo), "--method", "chaos", "--target", "shop.py:Shop.discount",
+        "--json", "--out", str(tmp_path / "out"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (candidate,) = report["candidates"]
+    assert candidate["accepted"], candidate
+    notes = "\n".join(report["notes"])
+    # Removing the raise survives: no recorded or derived total is negative, and the
+    # second look says so, naming the line.
+    assert '`raise ValueError("negative total")` removed' in notes, notes
+    assert "untested path: shop.py line 9 never ran on the recorded calls" in notes, notes
+    (accepted,) = report["accepted"]
+    patch = Path(accepted["patch"]).read_text()
+    assert "from shop import Shop" in patch
+    assert "assert Shop(100).discount(100) == 10" in patch, patch
+    git.Repo(repo).git.apply(accepted["patch"])
+    new_test = "tests/test_selfimprove_shop_shop_discount.py"
+    assert _pytest(repo, new_test).returncode == 0
+    (repo / "shop.py").write_text(SHOP.replace("total >= self", "total > self"))
+    assert _pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
+    assert _pytest(repo, new_test).returncode == 1
