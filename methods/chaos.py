@@ -177,8 +177,8 @@ def _survivors(
     several mutants (the same input tells each from the base).
     """
     base = mutant_inputs.observe(ctx.request, ctx.baseline, ctx.baseline.root, target)
-    for why, count in base.refused:
-        ctx.note(f"{target.key}: {count} recorded call(s) skipped, receiver not rebuilt: {why}")
+    if base.refused:
+        ctx.note(f"{target.key}: {_refused(base.refused)}")
     survivors: list[Survivor] = []
     cases: list[Case] = []
     for index, mutant in enumerate(found, 1):
@@ -233,8 +233,16 @@ def _told_apart(
         why = f"none of {len(base.outcomes)} captured or derived input(s) tells it from the base"
     else:
         why = "no recorded call has arguments that can be written as Python literals"
-        why += "".join(f"; {n} skipped: {reason}" for reason, n in base.refused[:1])
+        why += f"; {_refused(base.refused)}" if base.refused else ""
     return None, why + _errors(base, observed, shrunk[0])
+
+
+def _refused(refused: Sequence[tuple[str, int]]) -> str:
+    """How many recorded calls had a receiver no test can rebuild, and the commonest reason."""
+    total = sum(n for _, n in refused)
+    why, _ = max(refused, key=lambda item: item[1])
+    others = f" (and {len(refused) - 1} other reason(s))" if len(refused) > 1 else ""
+    return f"{total} recorded call(s) skipped, receiver not rebuilt: {why}{others}"
 
 
 def _second_look(ctx: MethodContext, target: Target, mutant: mutations.Mutant) -> str:
