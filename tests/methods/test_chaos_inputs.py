@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from methods import attack, mutations
 from methods.mutant_inputs import Observed, disagreement, observe, shrink
 from methods.regression_tests import Case, render_file
 from tests.conftest import GateBench, run_cli
+from tests.methods.support import run_pytest
 
 GREET = """\
 import re
@@ -110,16 +110,6 @@ GREET_TARGETS = tuple(
 )
 
 
-def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def greet_bench(gate_bench: Callable[..., GateBench]) -> GateBench:
     return gate_bench(
@@ -188,8 +178,8 @@ def test_a_method_mutant_is_killed_by_a_test_through_a_rebuilt_receiver(
     base_root = bench.worktrees.add("base", bench.request.base_commit)
     for where in (base_root, root):
         (where / "tests/test_pinned.py").write_text(text)
-    assert _pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-    assert _pytest(root, "tests/test_pinned.py").returncode == 1, text
+    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+    assert run_pytest(root, "tests/test_pinned.py").returncode == 1, text
 
 
 def test_adversarial_derives_edge_cases_for_method_arguments(
@@ -261,8 +251,8 @@ def test_a_long_input_that_tells_a_mutant_apart_is_shrunk_to_a_test_sized_one(
     base_root = bench.worktrees.add("base", bench.request.base_commit)
     for where in (base_root, root):
         (where / "tests/test_shrunk.py").write_text(text)
-    assert _pytest(base_root, "tests/test_shrunk.py").returncode == 0, text
-    assert _pytest(root, "tests/test_shrunk.py").returncode == 1, text
+    assert run_pytest(base_root, "tests/test_shrunk.py").returncode == 0, text
+    assert run_pytest(root, "tests/test_shrunk.py").returncode == 1, text
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +335,7 @@ def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
     assert "assert Shop(100).discount(100) == 10" in patch, patch
     git.Repo(repo).git.apply(accepted["patch"])
     new_test = "tests/test_selfimprove_shop_shop_discount.py"
-    assert _pytest(repo, new_test).returncode == 0
+    assert run_pytest(repo, new_test).returncode == 0
     (repo / "shop.py").write_text(SHOP.replace("total >= self", "total > self"))
-    assert _pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
-    assert _pytest(repo, new_test).returncode == 1
+    assert run_pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
+    assert run_pytest(repo, new_test).returncode == 1
