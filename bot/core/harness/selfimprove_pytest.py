@@ -41,7 +41,8 @@ _REPORT: dict[str, Any] = {"outcomes": _OUTCOMES, "errors": _ERRORS}
 _PROFILER = cProfile.Profile() if _CONFIG.get("profile") else None
 _RECORDERS: dict[str, _Recorder] = {}
 _UNWRAP: list[tuple[Any, str, Any]] = []
-_BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(instance) -> (ref, how it was built)
+# id(instance) -> (ref, {"constructor"/"factory": (module:qualname, args, kwargs)})
+_BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}
 _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
 
@@ -148,8 +149,8 @@ def _wrap(func, recorder, kind="plain"):
 def _how_built(receiver):
     """How ``receiver`` was built, as recorded when its constructor ran, or why not known."""
     entry = _BUILT.get(id(receiver))
-    if entry is not None and entry[0]() is receiver:
-        return entry[1]
+    if entry is not None and entry[0]() is receiver:  # pickled now: most are never asked for
+        return {way: _pickled_call(*call) for way, call in entry[1].items()}
     kind = type(receiver)
     return {
         "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
@@ -172,7 +173,7 @@ def _pickled_call(callee, args, kwargs):
 
 
 def _factory_call(frame):
-    """The module-level project function running in ``frame`` and its arguments, or None.
+    """The module-level project function running in ``frame``: (key, args, kwargs), or None.
 
     A test's own helpers (test modules, conftest) do not count: a new test cannot import them.
     """
@@ -194,7 +195,7 @@ def _factory_call(frame):
         return None
     positional = [values[n] for n in names[: code.co_argcount]]
     keywords = {n: values[n] for n in names[code.co_argcount :]}
-    return _pickled_call(f"{module}:{code.co_name}", positional, keywords)
+    return f"{module}:{code.co_name}", positional, keywords
 
 
 def _defines(namespace, code):
@@ -227,8 +228,7 @@ def _watch_construction(cls):
     def recording_init(self, *args, **kwargs):
         kind = type(self)
         if kind.__init__ is recording_init and id(self) not in _BUILT:  # not a subclass's own
-            callee = f"{kind.__module__}:{kind.__qualname__}"
-            how = {"constructor": _pickled_call(callee, args, kwargs)}
+            how = {"constructor": (f"{kind.__module__}:{kind.__qualname__}", args, kwargs)}
             factory = _factory_call(sys._getframe(1))
             if factory is not None:
                 how["factory"] = factory
