@@ -221,7 +221,7 @@ def _told_apart(
     """
     observed = mutant_inputs.Observed(())
     if base.outcomes:
-        observed = mutant_inputs.observe(ctx.request, ctx.baseline, root, target)
+        observed = mutant_inputs.observe(ctx.request, ctx.baseline, root, target, base.outcomes)
         found = mutant_inputs.disagreement(base, observed, pinned)
         if found is not None:
             return found, ""

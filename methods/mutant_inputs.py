@@ -44,7 +44,9 @@ class Outcome:
     derived: bool
     kind: str
     callee: str = ""
+    setup: tuple[str, ...] = ()  # lines a test runs before the call (a receiver set up)
     imports: tuple[tuple[str, str], ...] = ()
+    receiver: str = "null"  # JSON: how the harness rebuilds the receiver (null: none)
     result: str = ""
     result_literal: bool = False
     error_type: str = ""
@@ -60,7 +62,9 @@ class Outcome:
             derived=bool(entry.get("derived")),
             kind=str(entry.get("outcome", "aborted")),
             callee=str(entry.get("callee", "")),
+            setup=tuple(str(line) for line in entry.get("setup", ())),
             imports=tuple((str(m), str(n)) for m, n in entry.get("imports", ())),
+            receiver=json.dumps(entry.get("receiver"), sort_keys=True),
             result=str(entry.get("result", "")),
             result_literal=bool(entry.get("result_literal")),
             error_type=str(entry.get("error_type", "")),
@@ -69,10 +73,22 @@ class Outcome:
             after=str(entry.get("after", "")),
         )
 
+    def to_input(self) -> dict[str, Any]:
+        """This input as the harness takes it back (to call a mutant on the base's inputs)."""
+        return {
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "derived": self.derived,
+            "receiver": json.loads(self.receiver),
+            "callee": self.callee,
+            "setup": list(self.setup),
+            "imports": [list(i) for i in self.imports],
+        }
+
     @property
-    def call(self) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    def call(self) -> tuple[object, ...]:
         """What was called, on what: equal calls line up between two checkouts."""
-        return self.callee, self.args, self.kwargs
+        return self.setup, self.callee, self.args, self.kwargs
 
     @property
     def finished(self) -> bool:
@@ -143,9 +159,22 @@ class Disagreement:
         return self.base.behaviour[:-1] == self.mutant.behaviour[:-1]
 
 
-def observe(request: Request, baseline: Baseline, checkout: Path, target: Target) -> Observed:
-    """Call ``target`` on every usable input inside the checkout at ``checkout``."""
-    answer = _harness(request, baseline, checkout, target, {})
+def observe(
+    request: Request,
+    baseline: Baseline,
+    checkout: Path,
+    target: Target,
+    inputs: Sequence[Outcome] | None = None,
+) -> Observed:
+    """Call ``target`` inside the checkout at ``checkout`` on every usable input, or on
+    ``inputs`` (the base's: a mutant is called on exactly those, receivers rebuilt alike)."""
+    if inputs is None:
+        answer = _harness(request, baseline, checkout, target, {})
+    else:
+        with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
+            given = Path(scratch) / "inputs.json"
+            given.write_text(json.dumps([o.to_input() for o in inputs]))
+            answer = _harness(request, baseline, checkout, target, {"inputs_file": str(given)})
     return (
         Observed.from_json(answer) if "inputs" in answer else Observed((), tuple(answer["errors"]))
     )

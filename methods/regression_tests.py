@@ -81,13 +81,14 @@ def render_case(function: str, case: Case) -> str:
         f"def {case.name}() -> None:",
         f'    """Kills the mutant {_short(case.mutants[0])}{more}."""',
     ]
+    body = list(base.setup)
     if not case.pinned.only_in_arguments:
-        body = _expect(_call(function, base.args, base.kwargs), base)
+        body += _expect(_call(function, base.args, base.kwargs), base)
     else:
         after_args, after_kwargs = ast.literal_eval(base.after)
         names = [f"arg_{i}" for i in range(len(base.args))]
         keywords = [(k, f"kwarg_{k}") for k, _ in base.kwargs]
-        body = [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
+        body += [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
         body += [f"{n} = {src}" for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
         body += _expect(_call(function, names, keywords), base)
         pairs = [*zip(names, after_args, strict=True), *((n, after_kwargs[k]) for k, n in keywords)]

@@ -201,7 +201,9 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         mutant = by_description[description]
         mutant_root = bench.worktrees.add(f"mutant-{number}", bench.request.base_commit)
         (mutant_root / "ops.py").write_text(mutant.source)
-        pinned = disagreement(base, observe(bench.request, bench.baseline, mutant_root, target))
+        pinned = disagreement(
+            base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+        )
         assert pinned is not None, description
         case = Case("test_pinned", (mutant.label,), pinned)
         text = render_file(target, [case])

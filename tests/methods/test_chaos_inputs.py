@@ -96,7 +96,10 @@ def test_tokens():
 def test_tally():
     tally = Tally()
     tally.add(2)
-    assert tally.add(3) > 0
+    assert tally.add(3) == 5
+    other = Tally()
+    other.total = 7
+    assert other.add(1) == 8
 """
 
 
@@ -148,32 +151,44 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     assert _callees(counted) == {"tokenizer('[a-z]+').count": [("'ab cd'",)]}
     assert counted.outcomes[0].imports == (("greet", "tokenizer"),)
     assert counted.outcomes[0].result == "2"
-    # A receiver changed after it was built is refused, with the difference.
+    # A receiver set up by calls after it was built is rebuilt with them; one changed
+    # behind its methods' back is refused, with the difference.
     added = base(add)
-    assert _callees(added) == {"Tally().add": [("2",)]}
+    assert _callees(added) == {"Tally().add": [("2",)], "receiver.add": [("3",)]}
+    [set_up] = [o for o in added.outcomes if o.callee == "receiver.add" and not o.derived]
+    assert set_up.setup == ("receiver = Tally()", "receiver.add(2)") and set_up.result == "5"
     [(why, times)] = added.refused
-    assert times == 1 and "builds a different receiver" in why and "total" in why
+    assert times == 1 and "builds a different receiver" in why and "0 != 7" in why, why
     # Static and class methods are called through their class (no cls among the arguments).
     assert _callees(base(shout)) == {"Greeter.shout": [("'hi'",)]}
     assert _callees(base(polite)) == {"Greeter.polite": [("'Bo'",)]}
 
 
+@pytest.mark.parametrize(
+    ("index", "operator", "callee", "expected"),
+    [
+        (0, "condition-negation", "Greeter('Hey').greet", "assert Greeter('Hey').greet("),
+        (4, "arithmetic-swap", "receiver.add", "receiver = Tally()\n    receiver.add(2)\n"),
+    ],
+)
 def test_a_method_mutant_is_killed_by_a_test_through_a_rebuilt_receiver(
-    greet_bench: GateBench,
+    greet_bench: GateBench, index: int, operator: str, callee: str, expected: str
 ) -> None:
     bench = greet_bench
-    greet = GREET_TARGETS[0]
-    base = observe(bench.request, bench.baseline, bench.baseline.root, greet)
-    [mutant] = [
-        m for m in mutations.mutants(GREET, greet.qualname) if m.operator == "condition-negation"
-    ]
+    target = GREET_TARGETS[index]
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    [mutant] = [m for m in mutations.mutants(GREET, target.qualname) if m.operator == operator]
     root = bench.worktrees.add("mutant", bench.request.base_commit)
     (root / "greet.py").write_text(mutant.source)
-    pinned = disagreement(base, observe(bench.request, bench.baseline, root, greet))
-    assert pinned is not None
-    text = render_file(greet, [Case("test_pinned", (mutant.label,), pinned)])
-    assert "from greet import Greeter\n" in text
-    assert "assert Greeter('Hey').greet(" in text, text
+    preferred = [o for o in base.outcomes if o.callee == callee]
+    pinned = disagreement(
+        base, observe(bench.request, bench.baseline, root, target, base.outcomes), preferred
+    )
+    assert pinned is not None and pinned.base.callee == callee
+    text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+    imported = target.qualname.split(".")[0]
+    assert f"from greet import {imported}\n" in text
+    assert expected in text, text
     assert "pickle" not in text
     base_root = bench.worktrees.add("base", bench.request.base_commit)
     for where in (base_root, root):
@@ -240,7 +255,10 @@ def test_a_long_input_that_tells_a_mutant_apart_is_shrunk_to_a_test_sized_one(
     root = bench.worktrees.add("mutant", bench.request.base_commit)
     (root / "geometry.py").write_text(mutant.source)
     # The short recorded call and its neighbours cannot tell x - ox from x + ox ...
-    assert disagreement(base, observe(bench.request, bench.baseline, root, target)) is None
+    assert (
+        disagreement(base, observe(bench.request, bench.baseline, root, target, base.outcomes))
+        is None
+    )
     # ... the 2,000 points can, and shrink to one point.
     pinned = disagreement(*shrink(bench.request, bench.baseline, root, target))
     assert pinned is not None

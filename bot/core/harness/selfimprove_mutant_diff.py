@@ -4,7 +4,9 @@ Run as ``<interpreter> selfimprove_mutant_diff.py <settings.json>`` in a checkou
 or a mutant of it), never in the bot's process. Settings: ``capture`` (the captures JSON),
 ``target`` (``module:qualname``), ``output`` (where the answer goes), ``call_timeout``
 (seconds per call), ``max_inputs`` and ``max_source`` (the longest arguments, written as
-source, worth a test). After three calls that time out it stops. Standard library only.
+source, worth a test); ``inputs_file`` (the base's inputs, as it answered them) makes a
+mutant's checkout call exactly those. After three calls that time out it stops. Standard
+library only.
 
 Only inputs whose arguments survive ``repr`` -> ``ast.literal_eval`` are used, because only
 those can be written into a regression test as source. Each is called on a fresh copy
@@ -15,9 +17,10 @@ an integer or float argument moved by one, to 0 or negated, an empty string or c
 in place of one, a short tuple with two elements swapped or one moved.
 
 A method is called on a receiver rebuilt for every call from how the capture saw it built
-(``selfimprove_receivers.py``): ``engine().plural_noun("cat")``. Calls whose receiver cannot
-be rebuilt are counted under ``refused`` with the reason. Static and class methods are
-called through their class: ``Table.parse("x")``.
+(``selfimprove_receivers.py``): ``engine().plural_noun("cat")``, or after the calls that set
+it up (``receiver = engine()``, ``receiver.classical(all=True)``, then the call). Calls
+whose receiver cannot be rebuilt are counted under ``refused`` with the reason. Static and
+class methods are called through their class: ``Table.parse("x")``.
 
 With ``base_root`` (the base checkout) the script runs in *shrink* mode in a mutant's
 checkout: the base is imported beside it (``selfimprove_worlds.OtherCopy``) and each
@@ -28,7 +31,8 @@ captured input too long for a test is tried on both; where they disagree it is s
 
 The answer: ``{"inputs": [...], "errors": [...], "refused": {...}}``; each input has
 ``args`` (source of each positional argument), ``kwargs``, ``callee`` (what a test calls),
-``imports`` (``[module, name]`` pairs it needs), ``derived`` and ``outcome`` ("return",
+``setup`` (lines a test runs first: the receiver built and set up), ``imports`` (``[module,
+name]`` pairs it needs), ``derived`` and ``outcome`` ("return",
 "raise" or "timeout") with ``result`` (its repr) and ``result_literal`` (whether that repr
 reads back as the same value), or ``error_type``/``error_module``/``error_message``;
 ``after`` is the repr of the arguments after the call (in-place changes count as
@@ -44,7 +48,6 @@ import importlib
 import json
 import math
 import os
-import pickle
 import signal
 import sys
 import time
@@ -134,6 +137,7 @@ class Target:
     """The function under test, how a test calls it, and how to call it in either world."""
 
     def __init__(self, key: str, replayer: _replay.Replayer) -> None:
+        self.home = NATIVE  # the world whose code decides how a receiver is rebuilt (the base)
         self.key = key
         self.module, self.qualname = key.split(":", 1)
         self.replayer = replayer
@@ -153,14 +157,16 @@ class Target:
         rebuilt, not written; one that cannot be is counted in ``refused``.
         """
         try:
-            args, kwargs = pickle.loads(base64.b64decode(record["args"]))
+            args, kwargs = self.replayer.loads(base64.b64decode(record["args"]), self.home)
         except Exception:
             return None
         found: dict[str, Any] = {"derived": False, "receiver": None}
         if self.kind == "method":
             if not args:
                 return None
-            built, why = recipe(record, args[0], _literal_source, self.resolve)
+            built, why = recipe(
+                record, args[0], _literal_source, lambda call: self.resolve(call, self.home)
+            )
             if built is None:
                 self.refused[why] += 1
                 return None
@@ -178,12 +184,13 @@ class Target:
     def spelled(self, entry: dict[str, Any]) -> dict[str, Any]:
         """``entry`` with the text a test calls (``callee``) and the names it imports."""
         receiver = entry.get("receiver")
+        setup: list[str] = []
         if receiver is not None:
             built = Recipe.from_json(receiver)
-            callee, imports = f"{built.source}.{self.name}", built.imports
+            (callee, setup), imports = built.spelled(self.name), built.imports
         else:
             callee, imports = self.qualname, [[self.module, self.qualname.split(".", 1)[0]]]
-        return {**entry, "callee": callee, "imports": imports}
+        return {**entry, "callee": callee, "setup": setup, "imports": imports}
 
     def bound(self, entry: dict[str, Any], world: str = NATIVE) -> Callable[..., Any]:
         """What to call for ``entry`` in ``world``: the function, or a fresh receiver's method."""
@@ -221,7 +228,7 @@ def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: i
         for args, kwargs in _derived(entry["args"], entry["kwargs"]):
             candidates.append({**entry, "args": args, "kwargs": kwargs, "derived": True})
     for entry in candidates:
-        key = json.dumps([entry["receiver"], entry["args"], entry["kwargs"]])
+        key = json.dumps([entry["receiver"], entry["args"], entry["kwargs"]], sort_keys=True)
         if key in seen:
             continue
         seen.add(key)
@@ -284,7 +291,13 @@ def observe(settings: dict[str, Any], target: Target, records: list[Any]) -> dic
     answer: dict[str, Any] = {"inputs": [], "errors": []}
     limit, longest = int(settings.get("max_inputs", 200)), int(settings.get("max_source", 1000))
     timeouts = 0
-    for entry in inputs(target, records, limit, longest):
+    given = settings.get("inputs_file")
+    if given:  # the base's inputs, to call a mutant on: receivers are rebuilt as the base was
+        with open(given, encoding="utf-8") as handle:
+            chosen = list(json.load(handle))
+    else:
+        chosen = inputs(target, records, limit, longest)
+    for entry in chosen:
         if timeouts >= _MAX_TIMEOUTS:  # a mutant that hangs everywhere: enough seen
             break
         try:
@@ -305,6 +318,7 @@ def shrink(settings: dict[str, Any], target: Target, records: list[Any]) -> dict
     here = os.path.realpath(os.getcwd())
     modules = sorted({target.module, *_recipe_modules(records)})
     target.replayer.other = OtherCopy(here, os.path.realpath(settings["base_root"]), modules)
+    target.home = OTHER
     timeout = float(settings.get("call_timeout", 2.0))
     longest = int(settings.get("max_source", 1000))
     deadline = time.monotonic() + float(settings.get("shrink_seconds", 20.0))

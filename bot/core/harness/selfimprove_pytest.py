@@ -11,12 +11,14 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
   class method's record leaves out ``cls`` (replay binds it again). A method's record says
   how its receiver was built (``receiver``): the constructor call of the receiver's class,
   and the module-level factory that made that call when there was one, each with its
-  pickled arguments; or ``refused`` with the reason no such call was seen.
+  pickled arguments, and the last calls made on it from outside its module before this
+  one (``setup``: ``p.classical(all=True)``); or ``refused`` with the reason.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import cProfile
 import functools
 import importlib
@@ -28,6 +30,7 @@ import pstats
 import random
 import reprlib
 import sys
+import types
 import weakref
 from typing import Any
 
@@ -45,6 +48,7 @@ _UNWRAP: list[tuple[Any, str, Any]] = []
 _BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}
 _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
+_SETUP_CALLS = 8  # calls made on a receiver after it was built, the last ones kept
 
 
 def _inside_project(path):
@@ -150,7 +154,9 @@ def _how_built(receiver):
     """How ``receiver`` was built, as recorded when its constructor ran, or why not known."""
     entry = _BUILT.get(id(receiver))
     if entry is not None and entry[0]() is receiver:  # pickled now: most are never asked for
-        return {way: _pickled_call(*call) for way, call in entry[1].items()}
+        how = {way: _pickled_call(*call) for way, call in entry[1].items() if way != "setup"}
+        how["setup"] = _pickled_setup(list(entry[1]["setup"]))
+        return how
     kind = type(receiver)
     return {
         "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
@@ -170,6 +176,14 @@ def _pickled_call(callee, args, kwargs):
     if len(blob) > _MAX_RECIPE:
         return {"call": callee, "refused": "its arguments are too large to keep"}
     return {"call": callee, "args": _b64(blob)}
+
+
+def _pickled_setup(calls):
+    """The calls made on a receiver after it was built: ``{"calls": b64 pickle}`` or refused."""
+    try:
+        return {"calls": _b64(pickle.dumps(calls, protocol=4))}
+    except Exception as exc:
+        return {"refused": f"the calls that set it up cannot be pickled ({type(exc).__name__})"}
 
 
 def _factory_call(frame):
@@ -220,15 +234,49 @@ def _same(value):
     return value
 
 
-def _watch_construction(cls):
-    """Wrap ``cls.__init__`` so each instance remembers the call that built it."""
+def _module_file(cls):
+    return getattr(sys.modules.get(cls.__module__), "__file__", None)
+
+
+def _noting_setup(func, name, home):
+    """Method ``func`` noting on its receiver each call made from outside ``home`` (the
+    class's file): the calls that set a receiver up after it was built, the last few kept."""
+
+    @functools.wraps(func)
+    def noted(self, *args, **kwargs):
+        try:
+            return func(self, *args, **kwargs)
+        finally:
+            if sys._getframe(1).f_code.co_filename != home:
+                entry = _BUILT.get(id(self))
+                if entry is not None and entry[0]() is self:
+                    entry[1]["setup"].append((name, args, kwargs))
+
+    return noted
+
+
+def _watch_construction(cls, targets):
+    """Wrap ``cls.__init__`` so each instance remembers the call that built it, and the
+    class's other public methods so it remembers how it was set up afterwards."""
+    home = _module_file(cls)
+    for name, value in list(vars(cls).items()):
+        if (
+            isinstance(value, types.FunctionType)
+            and not name.startswith("_")
+            and name not in targets
+        ):
+            setattr(cls, name, _noting_setup(value, name, home))
+            _UNWRAP.append((cls, name, value))
     own = cls.__dict__.get("__init__")
     inherited = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
 
     def recording_init(self, *args, **kwargs):
         kind = type(self)
         if kind.__init__ is recording_init and id(self) not in _BUILT:  # not a subclass's own
-            how = {"constructor": (f"{kind.__module__}:{kind.__qualname__}", args, kwargs)}
+            how: dict[str, Any] = {
+                "constructor": (f"{kind.__module__}:{kind.__qualname__}", args, kwargs),
+                "setup": collections.deque(maxlen=_SETUP_CALLS),
+            }
             factory = _factory_call(sys._getframe(1))
             if factory is not None:
                 how["factory"] = factory
@@ -282,9 +330,6 @@ def _kind(holder, raw):
     return "method" if isinstance(holder, type) else "plain"
 
 
-_WATCHED: set[type] = set()
-
-
 def _rebound(kind, wrapper):
     if kind == "static":
         return staticmethod(wrapper)
@@ -294,6 +339,7 @@ def _rebound(kind, wrapper):
 
 
 def _install_capture(settings):
+    methods: dict[type, set[str]] = {}  # classes with target methods -> those methods
     for target in settings["targets"]:
         key = f"{target['module']}:{target['qualname']}"
         try:
@@ -315,11 +361,12 @@ def _install_capture(settings):
         recorder = _Recorder(settings.get("limit", 50))
         _RECORDERS[key] = recorder
         wrapper = _wrap(func, recorder, kind)
+        if kind == "method":
+            wrapper = _noting_setup(wrapper, name, _module_file(holder))
         setattr(holder, name, _rebound(kind, wrapper))
         _UNWRAP.append((holder, name, raw))
-        if kind == "method" and holder not in _WATCHED:
-            _WATCHED.add(holder)
-            _watch_construction(holder)
+        if kind == "method":
+            methods.setdefault(holder, set()).add(name)
         if kind != "plain":
             continue
         for other in list(sys.modules.values()):  # rebind `from module import func` copies
@@ -332,6 +379,8 @@ def _install_capture(settings):
             for alias in names:
                 setattr(other, alias, wrapper)
                 _UNWRAP.append((other, alias, func))
+    for cls, targets in methods.items():
+        _watch_construction(cls, targets)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,19 @@ from typing import Any
 import selfimprove_replay as _replay  # beside this script's caller, which is run by path
 
 _WAYS = ("constructor", "factory")
+_RECEIVER = "receiver"  # the variable a test with setup calls keeps the receiver in
+
+Arguments = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _spelled(args: Arguments) -> str:
+    positional, named = args
+    return ", ".join([*positional, *(f"{k}={v}" for k, v in named)])
+
+
+def _values(args: Arguments) -> tuple[list[Any], dict[str, Any]]:
+    positional, named = args
+    return [ast.literal_eval(a) for a in positional], {k: ast.literal_eval(v) for k, v in named}
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,7 @@ class Recipe:
     call: str
     args: tuple[str, ...]
     kwargs: tuple[tuple[str, str], ...]
+    setup: tuple[tuple[str, Arguments], ...] = ()  # (method, its arguments) after building
 
     @property
     def module(self) -> str:
@@ -42,26 +57,90 @@ class Recipe:
     @property
     def source(self) -> str:
         """``engine()`` or ``Parser(1, strict=True)``: the receiver in a test."""
-        named = [f"{k}={v}" for k, v in self.kwargs]
-        return f"{self.qualname}({', '.join([*self.args, *named])})"
+        return f"{self.qualname}({_spelled((self.args, self.kwargs))})"
+
+    def spelled(self, method: str) -> tuple[str, list[str]]:
+        """What a test calls for ``method``, and the lines that come first (the setup)."""
+        if not self.setup:
+            return f"{self.source}.{method}", []
+        lines = [f"{_RECEIVER} = {self.source}"]
+        lines += [f"{_RECEIVER}.{name}({_spelled(args)})" for name, args in self.setup]
+        return f"{_RECEIVER}.{method}", lines
 
     @property
     def imports(self) -> list[list[str]]:
         return [[self.module, self.qualname.split(".", 1)[0]]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"call": self.call, "args": list(self.args), "kwargs": dict(self.kwargs)}
+        setup = [[name, list(args), dict(named)] for name, (args, named) in self.setup]
+        return {
+            "call": self.call,
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "setup": setup,
+        }
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> Recipe:
         kwargs = tuple((str(k), str(v)) for k, v in dict(entry["kwargs"]).items())
-        return cls(str(entry["call"]), tuple(str(a) for a in entry["args"]), kwargs)
+        setup = tuple(
+            (str(name), (tuple(map(str, args)), tuple((str(k), str(v)) for k, v in named.items())))
+            for name, args, named in entry.get("setup", ())
+        )
+        return cls(str(entry["call"]), tuple(str(a) for a in entry["args"]), kwargs, setup)
 
     def build(self, resolve: Callable[[str], Any]) -> Any:
         """A fresh receiver; ``resolve`` finds ``module:qualname`` in the caller's world."""
-        args = [ast.literal_eval(a) for a in self.args]
-        kwargs = {k: ast.literal_eval(v) for k, v in self.kwargs}
-        return resolve(self.call)(*args, **kwargs)
+        args, kwargs = _values((self.args, self.kwargs))
+        built = resolve(self.call)(*args, **kwargs)
+        for name, arguments in self.setup:
+            positional, named = _values(arguments)
+            getattr(built, name)(*positional, **named)
+        return built
+
+
+def _differs(found: Recipe, receiver: Any, resolve: Callable[[str], Any]) -> str | None:
+    """How a receiver ``found`` builds differs from ``receiver`` (None: it does not)."""
+    try:
+        rebuilt = found.build(resolve)
+    except Exception as exc:
+        return f"calling it again raised {type(exc).__name__}: {_replay._short(str(exc))}"
+    try:
+        differs: str | None = _replay.Comparer(1e-9, 0.0).diff(rebuilt, receiver, "receiver")
+    except Exception as exc:
+        differs = f"comparing raised {type(exc).__name__}"
+    return differs
+
+
+def _setup_calls(
+    how: dict[str, Any], written: Callable[[Any], str | None]
+) -> tuple[tuple[str, Arguments], ...]:
+    """The noted setup calls whose arguments can all be written as literals."""
+    try:
+        calls = pickle.loads(base64.b64decode(how["setup"]["calls"]))
+    except Exception:
+        return ()
+    found: list[tuple[str, Arguments]] = []
+    for name, args, kwargs in calls:
+        sources = [written(a) for a in args]
+        named = [(str(k), written(v)) for k, v in kwargs.items()]
+        if all(s is not None for s in sources) and all(v is not None for _, v in named):
+            found.append(
+                (str(name), (tuple(map(str, sources)), tuple((k, str(v)) for k, v in named)))
+            )
+    return tuple(found)
+
+
+def _fewest(found: Recipe, receiver: Any, resolve: Callable[[str], Any]) -> Recipe:
+    """``found`` with each setup call left out that an equal receiver does without."""
+    index = 0
+    while index < len(found.setup):
+        fewer = dataclasses.replace(found, setup=found.setup[:index] + found.setup[index + 1 :])
+        if _differs(fewer, receiver, resolve) is None:
+            found = fewer
+        else:
+            index += 1
+    return found
 
 
 def recipe(
@@ -84,7 +163,7 @@ def recipe(
         seen = how.get(way)
         if not isinstance(seen, dict):
             continue
-        found, why = _usable(seen, receiver, written, resolve)
+        found, why = _usable(seen, receiver, written, resolve, _setup_calls(how, written))
         if found is not None:
             return found, ""
         reasons.append(f"{way} {seen.get('call', '?')}: {why}")
@@ -96,6 +175,7 @@ def _usable(
     receiver: Any,
     written: Callable[[Any], str | None],
     resolve: Callable[[str], Any],
+    setup: tuple[tuple[str, Arguments], ...],
 ) -> tuple[Recipe | None, str]:
     if "refused" in seen:
         return None, str(seen["refused"])
@@ -112,14 +192,12 @@ def _usable(
         tuple(s for s in sources if s is not None),
         tuple((k, v) for k, v in named.items() if v is not None),
     )
-    try:
-        rebuilt = found.build(resolve)
-    except Exception as exc:
-        return None, f"calling it again raised {type(exc).__name__}: {_replay._short(str(exc))}"
-    try:
-        differs = _replay.Comparer(1e-9, 0.0).diff(rebuilt, receiver, "receiver")
-    except Exception as exc:
-        differs = f"comparing raised {type(exc).__name__}"
-    if differs:
-        return None, f"it builds a different receiver (changed after it was built?): {differs}"
-    return found, ""
+    differs = _differs(found, receiver, resolve)
+    if differs is None:
+        return found, ""
+    if setup:
+        with_setup = dataclasses.replace(found, setup=setup)
+        if _differs(with_setup, receiver, resolve) is None:
+            return _fewest(with_setup, receiver, resolve), ""
+    then = f" even after its last {len(setup)} setup call(s)" if setup else ""
+    return None, f"it builds a different receiver{then} (changed after it was built?): {differs}"
