@@ -187,9 +187,8 @@ def _survivors(
                 continue
             pinned, why = _told_apart(ctx, root, target, base, [c.pinned.base for c in cases])
             if pinned is None:
-                survivors.append(
-                    Survivor(index, mutant, None, why + _second_look(ctx, target, mutant))
-                )
+                why += _second_look(ctx, target, mutant, tried=bool(base.outcomes))
+                survivors.append(Survivor(index, mutant, None, why))
                 continue
             same = [c for c in cases if c.pinned.base == pinned.base]
             case = (
@@ -245,7 +244,9 @@ def _refused(refused: Sequence[tuple[str, int]]) -> str:
     return f"{total} recorded call(s) skipped, receiver not rebuilt: {why}{others}"
 
 
-def _second_look(ctx: MethodContext, target: Target, mutant: mutations.Mutant) -> str:
+def _second_look(
+    ctx: MethodContext, target: Target, mutant: mutations.Mutant, *, tried: bool
+) -> str:
     """Whether the mutated line ran on the recorded calls: never (an untested path) or how often.
 
     A line that never ran is a path the suite does not exercise, not an equivalent mutant.
@@ -258,10 +259,10 @@ def _second_look(ctx: MethodContext, target: Target, mutant: mutations.Mutant) -
     if mutant.line not in hits:
         ran = ", ".join(str(n) for n in sorted(hits))
         return f"; untested path: {where} never ran on the recorded calls (lines that ran: {ran})"
-    return (
-        f"; {where} ran ({hits[mutant.line]} hit(s) replaying the recorded calls) and the "
-        "outputs matched: it may be an equivalent mutant"
-    )
+    ran = f"; {where} ran ({hits[mutant.line]} hit(s) replaying the recorded calls)"
+    if not tried:
+        return ran + ", but no input could be tried on the mutant"
+    return ran + " and the outputs matched: it may be an equivalent mutant"
 
 
 def _fails_every_time(
