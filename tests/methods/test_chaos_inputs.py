@@ -46,6 +46,13 @@ class Greeter:
     def shout(text):
         return text.upper() + "!"
 
+    yell = shout
+
+    def wave(self):
+        return "~" + self.greeting
+
+    hi = wave
+
     @classmethod
     def polite(cls, name):
         return cls("Good day", ".").greet(name)
@@ -87,6 +94,10 @@ def test_greet():
 def test_static_and_class_methods():
     assert Greeter.shout("hi") == "HI!"
     assert Greeter.polite("Bo").startswith("Good day")
+
+
+def test_aliases_stay_the_same_method():
+    assert Greeter.yell is Greeter.shout and Greeter.hi is Greeter.wave
 
 
 def test_tokens():
@@ -137,6 +148,8 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     def base(target: Target) -> Observed:
         return observe(bench.request, bench.baseline, bench.baseline.root, target)
 
+    # Wrapping for the capture changed nothing the suite can see (aliases stay aliases).
+    assert set(bench.baseline.test_outcomes.values()) == {"passed"}, bench.baseline.test_outcomes
     greeted = base(greet)
     # Literal constructor calls are rebuilt (the test's, and the one inside polite);
     # DEFAULT was built before the tests ran.

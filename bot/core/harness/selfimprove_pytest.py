@@ -259,13 +259,14 @@ def _watch_construction(cls, targets):
     """Wrap ``cls.__init__`` so each instance remembers the call that built it, and the
     class's other public methods so it remembers how it was set up afterwards."""
     home = _module_file(cls)
+    installed = {id(vars(cls)[t]) for t in targets}
+    made: dict[int, Any] = {}  # one wrapper per function: aliases (``an = a``) stay equal
     for name, value in list(vars(cls).items()):
-        if (
-            isinstance(value, types.FunctionType)
-            and not name.startswith("_")
-            and name not in targets
-        ):
-            setattr(cls, name, _noting_setup(value, name, home))
+        public = not name.startswith("_") and id(value) not in installed
+        if public and isinstance(value, types.FunctionType):
+            if id(value) not in made:
+                made[id(value)] = _noting_setup(value, name, home)
+            setattr(cls, name, made[id(value)])
             _UNWRAP.append((cls, name, value))
     own = cls.__dict__.get("__init__")
     inherited = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
@@ -363,7 +364,13 @@ def _install_capture(settings):
         wrapper = _wrap(func, recorder, kind)
         if kind == "method":
             wrapper = _noting_setup(wrapper, name, _module_file(holder))
-        setattr(holder, name, _rebound(kind, wrapper))
+        rebound = _rebound(kind, wrapper)
+        setattr(holder, name, rebound)
+        if kind != "plain":  # an alias in the class (``an = a``) stays the same object
+            for alias, value in list(vars(holder).items()):
+                if value is raw and alias != name:
+                    setattr(holder, alias, rebound)
+                    _UNWRAP.append((holder, alias, raw))
         _UNWRAP.append((holder, name, raw))
         if kind == "method":
             methods.setdefault(holder, set()).add(name)
