@@ -48,7 +48,7 @@ _UNWRAP: list[tuple[Any, str, Any]] = []
 _BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}
 _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
-_SETUP_CALLS = 8  # calls made on a receiver after it was built, the last ones kept
+_SETUP_CALLS = 32  # calls made on a receiver after it was built, the last ones kept
 
 
 def _inside_project(path):
