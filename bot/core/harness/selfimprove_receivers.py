@@ -197,7 +197,8 @@ def _usable(
         return found, ""
     if setup:
         with_setup = dataclasses.replace(found, setup=setup)
-        if _differs(with_setup, receiver, resolve) is None:
+        differs = _differs(with_setup, receiver, resolve)
+        if differs is None:
             return _fewest(with_setup, receiver, resolve), ""
     then = f" even after its last {len(setup)} setup call(s)" if setup else ""
     return None, f"it builds a different receiver{then} (changed after it was built?): {differs}"
