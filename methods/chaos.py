@@ -4,11 +4,15 @@ For a target, small deliberate bugs (mutants, :mod:`methods.mutations`) are each
 out in a scratch worktree and the suite is run against them; a mutant that no test
 notices (a survivor) marks behaviour the suite leaves open. For each survivor the captured
 inputs, and simple neighbours of them, are searched inside the target's interpreter for
-one where the base and the mutant disagree (:mod:`methods.mutant_inputs`); the base's
-answer on it becomes a regression test (:mod:`methods.regression_tests`). A test is kept
-only if it fails on its mutant and passes on the base every time it is run, so a flaky
-test never ships. The kept tests form one new test file per target: a candidate proven by
-the gates like any other, with the mutation score before and after in its provenance.
+one where the base and the mutant disagree (:mod:`methods.mutant_inputs`); failing that, a
+captured input too long for a test on which they disagree is shrunk to a short one. The
+base's answer on it becomes a regression test (:mod:`methods.regression_tests`); a method
+is called on a receiver rebuilt the way the suite built it. A survivor nothing tells apart
+gets a second look: did its line run on the recorded calls at all (else: an untested path)?
+A test is kept only if it fails on its mutant and passes on the base every time it is run,
+so a flaky test never ships. The kept tests form one new test file per target: a candidate
+proven by the gates like any other, with the mutation score before and after in its
+provenance.
 
 Before any of that, a sentinel mutant (the function raises at entry) must be killed;
 if the suite still passes with it, the setup cannot tell a mutant from the original (an
@@ -28,7 +32,7 @@ from bot.core.diffs import make_diff, new_file_diff
 from bot.core.evaluation import Evaluation
 from bot.core.method import MethodContext
 from bot.core.testrun import run_suite
-from methods import mutant_inputs, mutations, regression_tests
+from methods import line_profile, mutant_inputs, mutations, regression_tests
 from methods.regression_tests import Case
 
 NAME = "chaos"
@@ -104,8 +108,6 @@ def run(ctx: MethodContext, target: Target) -> list[Evaluation]:
 
 
 def _unsuitable(ctx: MethodContext, target: Target) -> str | None:
-    if "." in target.qualname:
-        return "chaos writes tests for module-level functions only"
     if ctx.baseline.captured_calls.get(target.key, 0) == 0:
         return "no calls recorded while the suite ran, so there are no inputs to pin"
     if ctx.checkout is None:
@@ -175,22 +177,18 @@ def _survivors(
     several mutants (the same input tells each from the base).
     """
     base = mutant_inputs.observe(ctx.request, ctx.baseline, ctx.baseline.root, target)
+    if base.refused:
+        ctx.note(f"{target.key}: {_refused(base.refused)}")
     survivors: list[Survivor] = []
     cases: list[Case] = []
     for index, mutant in enumerate(found, 1):
         with checkout(_mutant_diff(ctx, target, mutant)) as root:
             if _suite_kills(ctx, root, timeout):
                 continue
-            if not base.outcomes:
-                why = "no recorded call has arguments that can be written as Python literals"
-                survivors.append(Survivor(index, mutant, None, why + _errors(base)))
-                continue
-            observed = mutant_inputs.observe(ctx.request, ctx.baseline, root, target)
-            pinned = mutant_inputs.disagreement(base, observed, [c.pinned.base for c in cases])
+            pinned, why = _told_apart(ctx, root, target, base, [c.pinned.base for c in cases])
             if pinned is None:
-                tried = len(base.outcomes)
-                why = f"none of {tried} captured or derived input(s) tells it from the base"
-                survivors.append(Survivor(index, mutant, None, why + _errors(base, observed)))
+                why += _second_look(ctx, target, mutant, tried=bool(base.outcomes))
+                survivors.append(Survivor(index, mutant, None, why))
                 continue
             same = [c for c in cases if c.pinned.base == pinned.base]
             case = (
@@ -206,6 +204,65 @@ def _survivors(
                 why = "the pinned test does not fail on it every time"
                 survivors.append(Survivor(index, mutant, None, why))
     return survivors, cases
+
+
+def _told_apart(
+    ctx: MethodContext,
+    root: Path,
+    target: Target,
+    base: mutant_inputs.Observed,
+    pinned: Sequence[mutant_inputs.Outcome],
+) -> tuple[mutant_inputs.Disagreement | None, str]:
+    """An input a test can pin where the mutant at ``root`` differs, or None and why not.
+
+    The captured and derived inputs short enough for a test come first; failing those,
+    a long captured input on which the two differ is shrunk to a short one.
+    """
+    observed = mutant_inputs.Observed(())
+    if base.outcomes:
+        observed = mutant_inputs.observe(ctx.request, ctx.baseline, root, target, base.outcomes)
+        found = mutant_inputs.disagreement(base, observed, pinned)
+        if found is not None:
+            return found, ""
+    shrunk = mutant_inputs.shrink(ctx.request, ctx.baseline, root, target)
+    found = mutant_inputs.disagreement(*shrunk)
+    if found is not None:
+        return found, ""
+    if base.outcomes:
+        why = f"none of {len(base.outcomes)} captured or derived input(s) tells it from the base"
+    else:
+        why = "no recorded call has arguments that can be written as Python literals"
+        why += f"; {_refused(base.refused)}" if base.refused else ""
+    return None, why + _errors(base, observed, shrunk[0])
+
+
+def _refused(refused: Sequence[tuple[str, int]]) -> str:
+    """How many recorded calls had a receiver no test can rebuild, and the commonest reason."""
+    total = sum(n for _, n in refused)
+    why, _ = max(refused, key=lambda item: item[1])
+    others = f" (and {len(refused) - 1} other reason(s))" if len(refused) > 1 else ""
+    return f"{total} recorded call(s) skipped, receiver not rebuilt: {why}{others}"
+
+
+def _second_look(
+    ctx: MethodContext, target: Target, mutant: mutations.Mutant, *, tried: bool
+) -> str:
+    """Whether the mutated line ran on the recorded calls: never (an untested path) or how often.
+
+    A line that never ran is a path the suite does not exercise, not an equivalent mutant.
+    """
+    lines = line_profile.base_lines(ctx, target)
+    if not lines:
+        return "; coverage of the mutated line is unknown (the recorded calls could not be traced)"
+    hits = {line.line: line.hits for line in lines}
+    where = f"{target.file} line {mutant.line}"
+    if mutant.line not in hits:
+        ran = ", ".join(str(n) for n in sorted(hits))
+        return f"; untested path: {where} never ran on the recorded calls (lines that ran: {ran})"
+    ran = f"; {where} ran ({hits[mutant.line]} hit(s) replaying the recorded calls)"
+    if not tried:
+        return ran + ", but no input could be tried on the mutant"
+    return ran + " and the outputs matched: it may be an equivalent mutant"
 
 
 def _fails_every_time(

@@ -2,7 +2,9 @@
 
 The harness runs in the target's interpreter, once in the base checkout and once in a
 mutant's, and calls the target on the same inputs (captured and derived); this module
-compares the two answers line by line. The bot reads only JSON with ``repr`` texts, and
+compares the two answers line by line. When no input short enough for a test tells them
+apart, :func:`shrink` has the harness import the base beside the mutant and shrink a long
+captured input on which they disagree. The bot reads only JSON with ``repr`` texts, and
 evaluates nothing but ``ast.literal_eval`` of them.
 """
 
@@ -28,6 +30,8 @@ CALL_TIMEOUT = 2.0
 MAX_INPUTS = 200
 MAX_SOURCE = 1000  # characters of arguments written as source, per input
 MAX_PINNED = 400  # characters of arguments and result a test may spell out
+SHRINK_SECONDS = 20.0  # per survivor
+SHRINK_TRIES = 2000  # smaller inputs tried per survivor
 _UNFINISHED = ("timeout", "aborted")
 
 
@@ -39,6 +43,10 @@ class Outcome:
     kwargs: tuple[tuple[str, str], ...]
     derived: bool
     kind: str
+    callee: str = ""
+    setup: tuple[str, ...] = ()  # lines a test runs before the call (a receiver set up)
+    imports: tuple[tuple[str, str], ...] = ()
+    receiver: str = "null"  # JSON: how the harness rebuilds the receiver (null: none)
     result: str = ""
     result_literal: bool = False
     error_type: str = ""
@@ -53,6 +61,10 @@ class Outcome:
             kwargs=tuple((str(k), str(v)) for k, v in dict(entry.get("kwargs", {})).items()),
             derived=bool(entry.get("derived")),
             kind=str(entry.get("outcome", "aborted")),
+            callee=str(entry.get("callee", "")),
+            setup=tuple(str(line) for line in entry.get("setup", ())),
+            imports=tuple((str(m), str(n)) for m, n in entry.get("imports", ())),
+            receiver=json.dumps(entry.get("receiver"), sort_keys=True),
             result=str(entry.get("result", "")),
             result_literal=bool(entry.get("result_literal")),
             error_type=str(entry.get("error_type", "")),
@@ -60,6 +72,23 @@ class Outcome:
             error_message=str(entry.get("error_message", "")),
             after=str(entry.get("after", "")),
         )
+
+    def to_input(self) -> dict[str, Any]:
+        """This input as the harness takes it back (to call a mutant on the base's inputs)."""
+        return {
+            "args": list(self.args),
+            "kwargs": dict(self.kwargs),
+            "derived": self.derived,
+            "receiver": json.loads(self.receiver),
+            "callee": self.callee,
+            "setup": list(self.setup),
+            "imports": [list(i) for i in self.imports],
+        }
+
+    @property
+    def call(self) -> tuple[object, ...]:
+        """What was called, on what: equal calls line up between two checkouts."""
+        return self.setup, self.callee, self.args, self.kwargs
 
     @property
     def finished(self) -> bool:
@@ -105,6 +134,16 @@ class Observed:
 
     outcomes: tuple[Outcome, ...]
     errors: tuple[str, ...] = ()
+    refused: tuple[tuple[str, int], ...] = ()  # why receivers could not be rebuilt, how often
+
+    @classmethod
+    def from_json(cls, answer: dict[str, Any], key: str = "inputs") -> Observed:
+        refused = dict(answer.get("refused", {}))
+        return cls(
+            tuple(Outcome.from_json(e) for e in answer.get(key, ())),
+            tuple(str(e) for e in answer.get("errors", ())),
+            tuple((str(why), int(n)) for why, n in refused.items()),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,10 +159,48 @@ class Disagreement:
         return self.base.behaviour[:-1] == self.mutant.behaviour[:-1]
 
 
-def observe(request: Request, baseline: Baseline, checkout: Path, target: Target) -> Observed:
-    """Call ``target`` on every usable input inside the checkout at ``checkout``."""
+def observe(
+    request: Request,
+    baseline: Baseline,
+    checkout: Path,
+    target: Target,
+    inputs: Sequence[Outcome] | None = None,
+) -> Observed:
+    """Call ``target`` inside the checkout at ``checkout`` on every usable input, or on
+    ``inputs`` (the base's: a mutant is called on exactly those, receivers rebuilt alike)."""
+    if inputs is None:
+        answer = _harness(request, baseline, checkout, target, {})
+    else:
+        with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
+            given = Path(scratch) / "inputs.json"
+            given.write_text(json.dumps([o.to_input() for o in inputs]))
+            answer = _harness(request, baseline, checkout, target, {"inputs_file": str(given)})
+    return (
+        Observed.from_json(answer) if "inputs" in answer else Observed((), tuple(answer["errors"]))
+    )
+
+
+def shrink(
+    request: Request, baseline: Baseline, mutant: Path, target: Target
+) -> tuple[Observed, Observed]:
+    """The base's and the mutant's outcomes on a small input shrunk from a long captured one.
+
+    Empty when no long captured input tells them apart (or none can be written as source).
+    """
+    base_root = request.project_path(baseline.root)
+    settings = {"base_root": str(base_root), "shrink_seconds": SHRINK_SECONDS}
+    answer = _harness(request, baseline, mutant, target, {**settings, "max_tries": SHRINK_TRIES})
+    if "base" not in answer:
+        return Observed((), tuple(answer["errors"])), Observed(())
+    return Observed.from_json(answer, "base"), Observed.from_json(answer, "mutant")
+
+
+def _harness(
+    request: Request, baseline: Baseline, checkout: Path, target: Target, more: dict[str, Any]
+) -> dict[str, Any]:
+    """The harness's JSON answer in the checkout at ``checkout``, or ``{"errors": (why,)}``."""
     if baseline.capture_file is None:
-        return Observed((), ("no calls were captured",))
+        return {"errors": ("no calls were captured",)}
     project = request.project_path(checkout)
     with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
         output = Path(scratch) / "outcomes.json"
@@ -137,6 +214,7 @@ def observe(request: Request, baseline: Baseline, checkout: Path, target: Target
                     "call_timeout": CALL_TIMEOUT,
                     "max_inputs": MAX_INPUTS,
                     "max_source": MAX_SOURCE,
+                    **more,
                 }
             )
         )
@@ -149,10 +227,9 @@ def observe(request: Request, baseline: Baseline, checkout: Path, target: Target
         )
         if done.timed_out or not output.exists():
             why = "timed out" if done.timed_out else f"exited {done.returncode}: {done.tail(1)}"
-            return Observed((), (f"the input search {why}",))
-        answer = json.loads(output.read_text())
-    outcomes = tuple(Outcome.from_json(e) for e in answer.get("inputs", ()))
-    return Observed(outcomes, tuple(str(e) for e in answer.get("errors", ())))
+            return {"errors": (f"the input search {why}",)}
+        answer: dict[str, Any] = json.loads(output.read_text())
+    return answer
 
 
 def disagreement(
@@ -167,7 +244,7 @@ def disagreement(
     pairs = [
         Disagreement(b, m)
         for b, m in zip(base.outcomes, mutant.outcomes, strict=False)
-        if b.args == m.args and b.kwargs == m.kwargs
+        if b.call == m.call
     ]
     usable = [
         d
@@ -178,10 +255,10 @@ def disagreement(
         and d.base.behaviour != d.mutant.behaviour
         and (not d.only_in_arguments or d.base.after_literal)
     ]
-    taken = {(o.args, o.kwargs) for o in pinned}
+    taken = {o.call for o in pinned}
 
     def rank(d: Disagreement) -> tuple[bool, bool, int]:
-        pinned_before = (d.base.args, d.base.kwargs) in taken
+        pinned_before = d.base.call in taken
         return (not pinned_before, not d.mutant.finished, d.base.source_size)
 
     return min(usable, key=rank, default=None)

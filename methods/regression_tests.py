@@ -1,7 +1,9 @@
 """Write a pytest file that pins the base's behaviour on inputs where mutants differ.
 
 Every value in it is source text that ``ast.literal_eval`` reads back as the same value
-(the harness checked), so the file needs nothing but the target's import and pytest. The
+(the harness checked), so the file needs nothing but the target's import and pytest. A
+method is called on a receiver rebuilt the way the suite built it (``engine().plural("cat")``),
+a static or class method through its class; the harness says what to call and import. The
 text is then put through the project's own ruff (``check --fix`` and ``format``), so it
 meets the project's import order and layout like a file a person would commit.
 """
@@ -70,20 +72,22 @@ def _changeable(value: object) -> bool:
 
 
 def render_case(function: str, case: Case) -> str:
-    """The source of one test function."""
+    """The source of one test function; ``function`` is called unless the harness said what."""
     base = case.pinned.base
+    function = base.callee or function
     more = f" (and {len(case.mutants) - 1} more)" if len(case.mutants) > 1 else ""
     lines = [
         f"def {case.name}() -> None:",
         f'    """Kills the mutant {_short(case.mutants[0])}{more}."""',
     ]
+    body = list(base.setup)
     if not case.pinned.only_in_arguments:
-        body = _expect(_call(function, base.args, base.kwargs), base)
+        body += _expect(_call(function, base.args, base.kwargs), base)
     else:
         after_args, after_kwargs = ast.literal_eval(base.after)
         names = [f"arg_{i}" for i in range(len(base.args))]
         keywords = [(k, f"kwarg_{k}") for k, _ in base.kwargs]
-        body = [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
+        body += [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
         body += [f"{n} = {src}" for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
         body += _expect(_call(function, names, keywords), base)
         pairs = [*zip(names, after_args, strict=True), *((n, after_kwargs[k]) for k, n in keywords)]
@@ -104,7 +108,11 @@ def render_file(target: Target, cases: Sequence[Case]) -> str:
     header.append("")
     if any(c.pinned.base.kind == "raise" for c in cases):
         header += ["import pytest", ""]
-    header += [f"from {target.module} import {function}", "", "", ""]
+    imports = sorted({i for c in cases for i in c.pinned.base.imports}) or [
+        (target.module, function.split(".", 1)[0])
+    ]
+    header += [f"from {module} import {name}" for module, name in imports]
+    header += ["", "", ""]
     return "\n".join(header) + "\n\n".join(render_case(function, c) for c in cases)
 
 

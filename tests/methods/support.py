@@ -9,6 +9,8 @@ whole-module rewrites written here, so the gains are large and known in advance.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +158,17 @@ def gates_of(result: RunResult, rule: str) -> dict[str, tuple[bool, str]]:
     """gate -> (passed, reason) for the candidate made by ``rule``."""
     [evaluation] = [e for e in result.evaluations if e.candidate.rule == rule]
     return {r.gate: (r.passed, r.reason) for r in evaluation.results}
+
+
+def run_pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The project's pytest at ``cwd`` (a shipped test checked by hand), quietly."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def ledger_lines(path: Path) -> list[dict[str, Any]]:

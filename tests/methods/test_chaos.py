@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from methods.regression_tests import (
     where_tests_live,
 )
 from tests.conftest import GateBench, make_request, run_cli
+from tests.methods.support import run_pytest
 from validators import performance
 
 SHOP = '''\
@@ -71,16 +71,6 @@ def test_discount_runs():
 """
 
 
-def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _chaos(
     repo: Path, tmp_path: Path, *more: str
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -118,13 +108,13 @@ def test_chaos_turns_surviving_boundary_mutants_into_killing_tests(
     # Our own check of what ships: the patch applies, its tests pass on the base ...
     git.Repo(repo).git.apply(str(patch))
     new_test = "tests/test_selfimprove_shop_discount.py"
-    on_base = _pytest(repo, new_test)
+    on_base = run_pytest(repo, new_test)
     assert on_base.returncode == 0, on_base.stdout
     assert "2 passed" in on_base.stdout
     # ... and fail on the boundary mutant the old suite let through.
     (repo / "shop.py").write_text(SHOP.replace("total >= 100", "total > 100"))
-    assert _pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
-    on_mutant = _pytest(repo, new_test)
+    assert run_pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
+    on_mutant = run_pytest(repo, new_test)
     assert on_mutant.returncode == 1, on_mutant.stdout
     assert "assert 0 == 10" in on_mutant.stdout
 
@@ -211,7 +201,9 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         mutant = by_description[description]
         mutant_root = bench.worktrees.add(f"mutant-{number}", bench.request.base_commit)
         (mutant_root / "ops.py").write_text(mutant.source)
-        pinned = disagreement(base, observe(bench.request, bench.baseline, mutant_root, target))
+        pinned = disagreement(
+            base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+        )
         assert pinned is not None, description
         case = Case("test_pinned", (mutant.label,), pinned)
         text = render_file(target, [case])
@@ -219,8 +211,8 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
         for root in (base_root, mutant_root):
             (root / "tests/test_pinned.py").write_text(text)
-        assert _pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-        assert _pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
+        assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+        assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
 
 
 def test_new_test_file_goes_where_the_tests_live_and_never_over_an_existing_file(

@@ -7,15 +7,22 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
 * always: the outcome of every test and the ``sys.path`` entries inside the project;
 * ``profile``: cProfile over the test loop, the project's own functions with their times;
 * ``capture``: calls to the target functions, pickled (arguments before and after the
-  call, return value or exception), a seeded reservoir sample capped per function.
+  call, return value or exception), a seeded reservoir sample capped per function. A
+  class method's record leaves out ``cls`` (replay binds it again). A method's record says
+  how its receiver was built (``receiver``): the constructor call of the receiver's class,
+  and the module-level factory that made that call when there was one, each with its
+  pickled arguments, and the last calls made on it from outside its module before this
+  one (``setup``: ``p.classical(all=True)``); or ``refused`` with the reason.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import cProfile
 import functools
 import importlib
+import inspect
 import json
 import os
 import pickle
@@ -23,6 +30,8 @@ import pstats
 import random
 import reprlib
 import sys
+import types
+import weakref
 from typing import Any
 
 import pytest
@@ -35,6 +44,11 @@ _REPORT: dict[str, Any] = {"outcomes": _OUTCOMES, "errors": _ERRORS}
 _PROFILER = cProfile.Profile() if _CONFIG.get("profile") else None
 _RECORDERS: dict[str, _Recorder] = {}
 _UNWRAP: list[tuple[Any, str, Any]] = []
+# id(instance) -> (ref, {"constructor"/"factory": (module:qualname, args, kwargs)})
+_BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}
+_MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
+_MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
+_SETUP_CALLS = 32  # calls made on a receiver after it was built, the last ones kept
 
 
 def _inside_project(path):
@@ -96,7 +110,10 @@ def _exception_info(exc):
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(exc)}
 
 
-def _wrap(func, recorder):
+def _wrap(func, recorder, kind="plain"):
+    """``func`` recording its calls; ``kind`` "class" drops ``cls``, "method" notes the
+    receiver's construction."""
+
     @functools.wraps(func)
     def recorded(*args, **kwargs):
         if recorder.depth:  # a recursive call is part of its outermost call
@@ -104,19 +121,22 @@ def _wrap(func, recorder):
         slot = recorder.slot()
         if slot is None:
             return _call(func, recorder, args, kwargs)
+        kept = args[1:] if kind == "class" else args
         try:
-            before = pickle.dumps((args, kwargs), protocol=4)
+            before = pickle.dumps((kept, kwargs), protocol=4)
         except Exception:
             recorder.unpicklable += 1
             return _call(func, recorder, args, kwargs)
         record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
-        record["args_repr"] = _short_repr((args, kwargs))
+        record["args_repr"] = _short_repr((kept, kwargs))
+        if kind == "method" and args:
+            record["receiver"] = _how_built(args[0])
         try:
             result = _call(func, recorder, args, kwargs)
         except Exception as exc:
             record["outcome"] = "raise"
             record["error"] = _exception_info(exc)
-            _finish(recorder, slot, record, args, kwargs)
+            _finish(recorder, slot, record, kept, kwargs)
             raise
         try:
             record["result"] = _b64(pickle.dumps(result, protocol=4))
@@ -124,10 +144,161 @@ def _wrap(func, recorder):
         except Exception:
             recorder.unpicklable += 1
             return result
-        _finish(recorder, slot, record, args, kwargs)
+        _finish(recorder, slot, record, kept, kwargs)
         return result
 
     return recorded
+
+
+def _how_built(receiver):
+    """How ``receiver`` was built, as recorded when its constructor ran, or why not known."""
+    entry = _BUILT.get(id(receiver))
+    if entry is not None and entry[0]() is receiver:  # pickled now: most are never asked for
+        how = {way: _pickled_call(*call) for way, call in entry[1].items() if way != "setup"}
+        how["setup"] = _pickled_setup(list(entry[1]["setup"]))
+        return how
+    kind = type(receiver)
+    return {
+        "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
+        "(built before they started, copied, unpickled, or by a subclass with its own __init__)"
+    }
+
+
+def _pickled_call(callee, args, kwargs):
+    """``{"call": "module:qualname", "args": b64 pickle}``, or ``{"refused": why}``."""
+    try:
+        blob = pickle.dumps((tuple(args), dict(kwargs)), protocol=4)
+    except Exception as exc:
+        return {
+            "call": callee,
+            "refused": f"its arguments cannot be pickled ({type(exc).__name__})",
+        }
+    if len(blob) > _MAX_RECIPE:
+        return {"call": callee, "refused": "its arguments are too large to keep"}
+    return {"call": callee, "args": _b64(blob)}
+
+
+def _pickled_setup(calls):
+    """The calls made on a receiver after it was built: ``{"calls": b64 pickle}``.
+
+    A call whose arguments cannot be pickled is left out (the receiver it gives is compared
+    with the recorded one anyway)."""
+    kept = []
+    for call in calls:
+        try:
+            pickle.dumps(call, protocol=4)
+        except Exception:
+            continue
+        kept.append(call)
+    return {"calls": _b64(pickle.dumps(kept, protocol=4))}
+
+
+def _factory_call(frame):
+    """The module-level project function running in ``frame``: (key, args, kwargs), or None.
+
+    A test's own helpers (test modules, conftest) do not count: a new test cannot import them.
+    """
+    code = frame.f_code
+    module = frame.f_globals.get("__name__", "")
+    base = os.path.basename(code.co_filename)
+    if (
+        not _inside_project(code.co_filename)
+        or base.startswith("test_")
+        or base.endswith("_test.py")
+        or base == "conftest.py"
+        or not _defines(frame.f_globals, code)
+        or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    ):
+        return None
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    values = frame.f_locals
+    if any(name not in values for name in names):
+        return None
+    positional = [values[n] for n in names[: code.co_argcount]]
+    keywords = {n: values[n] for n in names[code.co_argcount :]}
+    return f"{module}:{code.co_name}", positional, keywords
+
+
+def _defines(namespace, code):
+    """Whether ``namespace`` (a module's globals) holds the function whose code is ``code``."""
+    return getattr(namespace.get(code.co_name), "__code__", None) is code
+
+
+def _remember(instance, how):
+    key = id(instance)
+    ref: Any
+    try:
+        ref = weakref.ref(instance)
+        weakref.finalize(instance, _BUILT.pop, key, None)
+    except TypeError:  # no weak references to it: keep it alive so its id stays its own
+        if len(_BUILT) >= _MAX_STRONG:
+            return
+        ref = functools.partial(_same, instance)
+    _BUILT[key] = (ref, how)
+
+
+def _same(value):
+    return value
+
+
+def _module_file(cls):
+    return getattr(sys.modules.get(cls.__module__), "__file__", None)
+
+
+def _noting_setup(func, name, home):
+    """Method ``func`` noting on its receiver each call made from outside ``home`` (the
+    class's file): the calls that set a receiver up after it was built, the last few kept."""
+
+    @functools.wraps(func)
+    def noted(self, *args, **kwargs):
+        try:
+            return func(self, *args, **kwargs)
+        finally:
+            if sys._getframe(1).f_code.co_filename != home:
+                entry = _BUILT.get(id(self))
+                if entry is not None and entry[0]() is self:
+                    entry[1]["setup"].append((name, args, kwargs))
+
+    return noted
+
+
+def _watch_construction(cls, targets):
+    """Wrap ``cls.__init__`` so each instance remembers the call that built it, and the
+    class's other public methods so it remembers how it was set up afterwards."""
+    home = _module_file(cls)
+    installed = {id(vars(cls)[t]) for t in targets}
+    made: dict[int, Any] = {}  # one wrapper per function: aliases (``an = a``) stay equal
+    for name, value in list(vars(cls).items()):
+        public = not name.startswith("_") and id(value) not in installed
+        if public and isinstance(value, types.FunctionType):
+            if id(value) not in made:
+                made[id(value)] = _noting_setup(value, name, home)
+            setattr(cls, name, made[id(value)])
+            _UNWRAP.append((cls, name, value))
+    own = cls.__dict__.get("__init__")
+    inherited = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
+
+    def recording_init(self, *args, **kwargs):
+        kind = type(self)
+        if kind.__init__ is recording_init and id(self) not in _BUILT:  # not a subclass's own
+            how: dict[str, Any] = {
+                "constructor": (f"{kind.__module__}:{kind.__qualname__}", args, kwargs),
+                "setup": collections.deque(maxlen=_SETUP_CALLS),
+            }
+            factory = _factory_call(sys._getframe(1))
+            if factory is not None:
+                how["factory"] = factory
+            _remember(self, how)
+        if own is not None:
+            return own(self, *args, **kwargs)
+        if inherited is object.__init__:
+            return object.__init__(self)
+        return inherited(self, *args, **kwargs)
+
+    if own is not None:
+        functools.update_wrapper(recording_init, own)
+    cls.__init__ = recording_init
+    _UNWRAP.append((cls, "__init__", own))
 
 
 def _call(func, recorder, args, kwargs):
@@ -158,14 +329,34 @@ def _resolve(module_name, qualname):
     return module, holder, parts[-1], func
 
 
+def _kind(holder, raw):
+    """How the target is bound: "static", "class", "method" (in a class) or "plain"."""
+    if isinstance(raw, staticmethod):
+        return "static"
+    if isinstance(raw, classmethod):
+        return "class"
+    return "method" if isinstance(holder, type) else "plain"
+
+
+def _rebound(kind, wrapper):
+    if kind == "static":
+        return staticmethod(wrapper)
+    if kind == "class":
+        return classmethod(wrapper)
+    return wrapper
+
+
 def _install_capture(settings):
+    methods: dict[type, set[str]] = {}  # classes with target methods -> those methods
     for target in settings["targets"]:
         key = f"{target['module']}:{target['qualname']}"
         try:
-            module, holder, name, func = _resolve(target["module"], target["qualname"])
+            module, holder, name, raw = _resolve(target["module"], target["qualname"])
         except Exception as exc:
             _ERRORS.append(f"cannot import {key}: {type(exc).__name__}: {exc}")
             continue
+        kind = _kind(holder, raw)
+        func = raw.__func__ if kind in ("static", "class") else raw
         if not callable(func) or not hasattr(func, "__code__"):
             _ERRORS.append(f"{key} is not a plain function")
             continue
@@ -177,9 +368,21 @@ def _install_capture(settings):
             continue
         recorder = _Recorder(settings.get("limit", 50))
         _RECORDERS[key] = recorder
-        wrapper = _wrap(func, recorder)
-        setattr(holder, name, wrapper)
-        _UNWRAP.append((holder, name, func))
+        wrapper = _wrap(func, recorder, kind)
+        if kind == "method":
+            wrapper = _noting_setup(wrapper, name, _module_file(holder))
+        rebound = _rebound(kind, wrapper)
+        setattr(holder, name, rebound)
+        if kind != "plain":  # an alias in the class (``an = a``) stays the same object
+            for alias, value in list(vars(holder).items()):
+                if value is raw and alias != name:
+                    setattr(holder, alias, rebound)
+                    _UNWRAP.append((holder, alias, raw))
+        _UNWRAP.append((holder, name, raw))
+        if kind == "method":
+            methods.setdefault(holder, set()).add(name)
+        if kind != "plain":
+            continue
         for other in list(sys.modules.values()):  # rebind `from module import func` copies
             if other is None or other is holder:
                 continue
@@ -190,6 +393,8 @@ def _install_capture(settings):
             for alias in names:
                 setattr(other, alias, wrapper)
                 _UNWRAP.append((other, alias, func))
+    for cls, targets in methods.items():
+        _watch_construction(cls, targets)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -204,7 +409,10 @@ def pytest_runtestloop(session):
         if _PROFILER is not None:
             _PROFILER.disable()
         for holder, name, func in reversed(_UNWRAP):
-            setattr(holder, name, func)
+            if func is None:  # a wrapped __init__ the class did not define itself
+                delattr(holder, name)
+            else:
+                setattr(holder, name, func)
 
 
 def pytest_runtest_logreport(report):
@@ -289,6 +497,8 @@ def _qualname_of(module, funcname, line):
                 seen.add(id(value))
                 stack.append(value)
                 continue
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
             code = getattr(value, "__code__", None)
             if code is not None and code.co_name == funcname and code.co_firstlineno == line:
                 qualname = getattr(code, "co_qualname", value.__qualname__)
