@@ -16,7 +16,7 @@ from bot.core.errors import UserError
 from bot.core.request import Limits, TargetSpec
 from bot.core.testrun import run_suite
 from bot.core.worktree import Worktrees
-from bot.flow.characterize import prepare
+from bot.flow.characterize import _drop_uncapturable, prepare
 from bot.flow.progress import Progress
 from bot.flow.targets import rank_profiled, resolve_specs
 from tests.conftest import make_request
@@ -202,3 +202,70 @@ def test_prepare_builds_the_baseline(project: Path) -> None:
         assert baseline.affected_targets("pkg.mod:slow_sum") == ()
         unknown = dataclasses.replace(reports[0].target, module="x", qualname="y")
         assert set(baseline.affected_targets(unknown.key)) == {r.target.key for r in reports}
+
+
+PRIVATE = """\
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def __bump(self, k):
+        total = 0
+        for i in range(k):
+            total += i
+        self.n += total
+
+    def bump(self, k):
+        self.__bump(k)
+
+
+"""
+PRIVATE_TEST = """\
+from pkg.counter import Counter
+
+
+def test_counter():
+    c = Counter()
+    for _ in range(50):
+        c.bump(500)
+        assert c.n >= 0
+"""
+
+
+def test_a_private_method_is_captured(make_repo: Callable[..., Path]) -> None:
+    """A name-mangled ``__bump`` is profiled as ``Counter.__bump``; capture finds it."""
+    files = {
+        "proj/pyproject.toml": PYPROJECT,
+        "proj/src/pkg/__init__.py": "",
+        "proj/src/pkg/counter.py": PRIVATE,
+        "proj/tests/test_counter.py": PRIVATE_TEST,
+    }
+    repo = make_repo(files)
+    request = make_request(repo, "proj", exclude=DEFAULT_EXCLUDE, limits=Limits(max_targets=5))
+    with Worktrees(repo, request.home, "private") as trees:
+        base = trees.add("base", request.base_commit)
+        baseline, reports = prepare(request, base, trees.root, Progress())
+    assert "pkg.counter:Counter.__bump" in {r.target.key for r in reports}
+    assert baseline.captured_calls["pkg.counter:Counter.__bump"] > 0
+
+
+def test_a_profiled_target_that_cannot_be_recorded_is_left_out_a_named_one_stops(
+    project: Path,
+) -> None:
+    hot = Target("src/pkg/mod.py", "pkg.mod", "slow_sum")
+    odd = Target("src/pkg/mod.py", "pkg.mod", "odd")
+    said: list[str] = []
+    progress = Progress()
+    progress.note = said.append  # type: ignore[method-assign,assignment]
+    errors = ["pkg.mod:odd is not a plain function"]
+    request = make_request(project, "proj")
+    assert _drop_uncapturable(request, [hot, odd], errors, progress) == [hot]
+    assert said == [
+        "pkg.mod:odd left out: its calls cannot be recorded (pkg.mod:odd is not a plain function)"
+    ]
+    named = dataclasses.replace(request, targets=(TargetSpec("src/pkg/mod.py", "odd"),))
+    with pytest.raises(UserError, match=r"cannot record calls: pkg\.mod:odd is not a plain"):
+        _drop_uncapturable(named, [odd], errors, Progress())
+    shadowed = ["pkg.mod was imported from /elsewhere/pkg/mod.py, outside the checkout"]
+    with pytest.raises(UserError, match="outside the checkout"):
+        _drop_uncapturable(request, [hot], shadowed, Progress())

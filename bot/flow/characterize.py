@@ -9,6 +9,7 @@ on a candidate; a red baseline stops the run, since nothing can be proven on it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.baseline import Baseline
@@ -83,8 +84,8 @@ def prepare(
         return baseline, []
     progress.stage("capturing", f"recording calls to {len(targets)} target(s) while the suite runs")
     captured = run_suite(request, base_root, capture=targets)
-    if captured.errors:
-        raise UserError(f"cannot record calls: {captured.errors[0]}")
+    targets = _drop_uncapturable(request, targets, captured.errors, progress)
+    baseline.targets = tuple(targets)
     flaky = sorted(profiled.passed - captured.passed)
     if flaky:
         progress.note(f"{len(flaky)} test(s) passed once and failed once on the base: {flaky[0]}")
@@ -100,3 +101,23 @@ def prepare(
         baseline.captured_calls[target.key] = calls
         reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
     return baseline, reports
+
+
+def _drop_uncapturable(
+    request: Request, targets: list[Target], errors: Sequence[str], progress: Progress
+) -> list[Target]:
+    """The targets whose calls could be recorded; the others are dropped with the reason.
+
+    A target the user named, or an error that is not about one target (an installed copy
+    shadowing the checkout), stops the run: what was asked for cannot be done.
+    """
+    named = bool(request.targets)
+    dropped: set[str] = set()
+    for error in errors:
+        about = [t for t in targets if t.key in error]
+        if named or not about:
+            raise UserError(f"cannot record calls: {error}")
+        for target in about:
+            dropped.add(target.key)
+            progress.note(f"{target.key} left out: its calls cannot be recorded ({error})")
+    return [t for t in targets if t.key not in dropped]

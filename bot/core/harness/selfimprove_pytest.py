@@ -325,8 +325,11 @@ def _resolve(module_name, qualname):
     parts = qualname.split(".")
     for part in parts[:-1]:
         holder = getattr(holder, part)
-    func = vars(holder).get(parts[-1]) if isinstance(holder, type) else getattr(holder, parts[-1])
-    return module, holder, parts[-1], func
+    name = parts[-1]
+    if isinstance(holder, type) and name.startswith("__") and not name.endswith("__"):
+        name = f"_{holder.__name__.lstrip('_')}{name}"  # a private method's mangled name
+    func = vars(holder).get(name) if isinstance(holder, type) else getattr(holder, name)
+    return module, holder, name, func
 
 
 def _kind(holder, raw):
