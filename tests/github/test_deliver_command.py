@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,12 +33,6 @@ class Signed:
     project: Project
     allowed: Path
     folder: Path
-
-
-@pytest.fixture
-def gh() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import git
@@ -29,12 +28,6 @@ from tests.github.accepted import (
 from tests.github.rest_standin import GitHubStandIn, RecordedSleep
 
 PULLS = "/repos/octo/demo/pulls"
-
-
-@pytest.fixture
-def gh() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,12 +43,6 @@ def loop(name: str, mark: str = "") -> str:
 def module(*names: str, marks: dict[str, str] | None = None, head: str = "") -> str:
     marks = marks or {}
     return head + "\n\n".join(loop(n, marks.get(n, "")) for n in names)
-
-
-@pytest.fixture
-def gh() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,12 +20,6 @@ from bot.report.results import RunResult
 from tests.conftest import run_cli
 from tests.github.accepted import Project, make_project, membership
 from tests.github.rest_standin import GitHubStandIn
-
-
-@pytest.fixture
-def gh() -> Iterator[GitHubStandIn]:
-    with GitHubStandIn() as server:
-        yield server
 
 
 @pytest.fixture
