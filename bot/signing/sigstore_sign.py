@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from bot.core import atomic
+from bot.core import atomic, secrets
 from bot.signing.sigstore_trust import bundle_path, trust_config
 
 T = TypeVar("T")
@@ -67,7 +67,8 @@ def _sign_all(patches: Sequence[Path], written: list[Path]) -> None:
     from sigstore.sign import SigningContext
 
     try:
-        token = detect_credential()
+        with secrets.exposed("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SIGSTORE_ID_TOKEN"):
+            token = detect_credential()
     except IdentityError as exc:
         raise NotSigned(f"the ambient OIDC credential is unusable: {exc}") from None
     if token is None:
