@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -9,21 +10,31 @@ from pathlib import Path
 import pytest
 
 from bot.core import sandbox
+from tests.conftest import commit_files, make_request
 
 
-def test_candidate_code_finds_no_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_candidate_code_sees_only_allowlisted_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("INPUT_GITHUB-TOKEN", "ghs_secret_input")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
-    monkeypatch.setenv("MY_DB_PASSWORD", "hunter2")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "abc")
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db")
     monkeypatch.setenv("HARMLESS_SETTING", "kept")
-    script = (
-        "import os, json; print(json.dumps({k: v for k, v in os.environ.items() "
-        "if 'secret' in v or 'hunter' in v or v in ('abc', 'kept')}))"
-    )
-    done = sandbox.run([sys.executable, "-c", script], tmp_path, timeout=30, kind="test")
-    assert done.ok, done.stderr
-    assert done.stdout.strip() == '{"HARMLESS_SETTING": "kept"}'
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    script = "import os, json; print(json.dumps(sorted(os.environ)))"
+    repo = tmp_path / "repo"
+    commit_files(repo, {"pyproject.toml": "[project]\nname = 'x'\n"})
+    for passed in ((), ("HARMLESS_SETTING",)):
+        request = make_request(repo, pass_env=passed)
+        done = sandbox.run(
+            [sys.executable, "-c", script], tmp_path, timeout=30, kind="test", request=request
+        )
+        assert done.ok, done.stderr
+        names = set(json.loads(done.stdout))
+        assert {"PATH", "LC_ALL"} <= names
+        assert not names & {"GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "OPENAI_API_KEY", "DATABASE_URL"}
+        assert ("HARMLESS_SETTING" in names) is bool(passed)
 
 
 def test_refuses_to_pass_a_secret_explicitly(tmp_path: Path) -> None:
