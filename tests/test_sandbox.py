@@ -42,17 +42,24 @@ def test_refuses_to_pass_a_secret_explicitly(tmp_path: Path) -> None:
         sandbox.run(["true"], tmp_path, timeout=5, kind="test", env={"GITHUB_TOKEN": "x"})
 
 
-def test_hang_is_killed_with_its_children(tmp_path: Path) -> None:
+@pytest.mark.parametrize("confined", [True, False], ids=["sandboxed", "subreaper"])
+def test_hang_is_killed_with_its_children(tmp_path: Path, confined: bool) -> None:
+    """Even a grandchild in a session of its own (setsid) dies with the timeout."""
+    repo = tmp_path / "repo"
+    commit_files(repo, {"a.txt": "a\n"})
     marker = tmp_path / "child-alive"
     child = tmp_path / "child.py"
     child.write_text(f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w').close()\n")
     parent = tmp_path / "parent.py"
     parent.write_text(
         "import subprocess, sys, time\n"
-        f"subprocess.Popen([sys.executable, {str(child)!r}])\n"
+        f"subprocess.Popen([sys.executable, {str(child)!r}], start_new_session=True)\n"
         "time.sleep(60)\n"
     )
-    done = sandbox.run([sys.executable, str(parent)], tmp_path, timeout=1, kind="test")
+    request = make_request(repo, sandbox=confined)
+    done = sandbox.run(
+        [sys.executable, str(parent)], tmp_path, timeout=1, kind="test", request=request
+    )
     assert done.timed_out and not done.ok
     assert done.seconds < 10
     time.sleep(3.5)
