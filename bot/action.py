@@ -28,7 +28,7 @@ from rich.console import Console
 
 from bot.action_inputs import ActionInputs, build, credentials, read_inputs, with_command
 from bot.action_inputs import with_dispatch as with_dispatch_inputs
-from bot.core import secrets
+from bot.core import sandbox, secrets
 from bot.core.errors import UserError
 from bot.flow.progress import Progress
 from bot.flow.run import run
@@ -279,7 +279,8 @@ def summary(result: RunResult, pull: PullRef | None) -> str:
         )
     else:
         where = "No change passed all seven gates."
-    head = f"## selfimprove: {count} accepted change(s)\n\n{where}\n\n"
+    confined = f"Sandbox: {sandbox.label(result.request)}"
+    head = f"## selfimprove: {count} accepted change(s)\n\n{where}\n\n{confined}\n\n"
     return head + markdown(result)
 
 
