@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import site
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+BOT_SOURCE = Path(__file__).resolve().parents[2]  # bot/, methods/, validators/: tools load them
 RUNNER_FILES = (
     "GITHUB_ENV",
     "GITHUB_OUTPUT",
@@ -79,9 +81,10 @@ def common_dir(worktree: Path) -> Path | None:
 
 
 def interpreter_prefixes(interpreter: str | None) -> list[Path]:
-    """The folders an interpreter needs: its venv and the installation it links to."""
-    found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
-    found += [Path(p) for p in sys.path if p and Path(p).is_dir()]
+    """The folders the bot's tools and the target's interpreter need: the bot's prefixes,
+    site-packages and source, the target's venv and the installation it links to."""
+    found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), BOT_SOURCE]
+    found += [Path(p) for p in (*site.getsitepackages(), site.getusersitepackages())]
     if interpreter:
         path = Path(interpreter)
         found += [path.parent.parent, Path(os.path.realpath(path)).parent.parent]
