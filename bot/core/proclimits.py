@@ -103,6 +103,7 @@ def preexec(limits: ResourceLimits, group: Path | None) -> Callable[[], None]:
         for which, value in pairs:
             _soft, hard = resource.getrlimit(which)
             ceiling = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (ceiling, ceiling))
+            with contextlib.suppress(ValueError, OSError):  # macOS refuses some limits
+                resource.setrlimit(which, (ceiling, ceiling))
 
     return apply
