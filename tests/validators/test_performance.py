@@ -124,7 +124,16 @@ def test_faster_candidate_passes_and_the_bot_never_unpickles(
     markers = tmp_path / "markers"
     markers.mkdir()
     monkeypatch.setenv("SELFIMPROVE_TEST_MARKERS", str(markers))
-    bench = lookup_bench(gate_bench, COUNT, JITTER, STATS, thresholds=QUICK)
+    # the harness leaves its markers on the host: unsandboxed, with the variable passed on
+    bench = lookup_bench(
+        gate_bench,
+        COUNT,
+        JITTER,
+        STATS,
+        thresholds=QUICK,
+        sandbox=False,
+        pass_env=("SELFIMPROVE_TEST_MARKERS",),
+    )
     assert bench.baseline.captured_calls == {COUNT.key: 7, JITTER.key: 3, STATS.key: 3}
     ctx = bench.context({MOD: lookup(known=KNOWN_SET)}, target=COUNT)
 
