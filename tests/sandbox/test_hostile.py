@@ -18,6 +18,7 @@ import signal
 import textwrap
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,11 +259,11 @@ def _hostile_run(root: Path, protected: bool) -> Outcome:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[bool, Outcome]]:
-    """The hostile project run once sandboxed and once with --no-sandbox."""
-    yield {
-        protected: _hostile_run(tmp_path_factory.mktemp(f"hostile-{protected}"), protected)
-        for protected in (True, False)
-    }
+    """The hostile project run once sandboxed and once with --no-sandbox, side by side."""
+    roots = {p: tmp_path_factory.mktemp(f"hostile-{p}") for p in (True, False)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {p: pool.submit(_hostile_run, root, p) for p, root in roots.items()}
+        yield {p: future.result() for p, future in futures.items()}
 
 
 def test_the_sandboxed_run_is_green_and_the_unprotected_one_is_not(
