@@ -109,7 +109,7 @@ def test_a_change_to_the_users_working_tree_is_noticed(tmp_path: Path) -> None:
 
 def test_a_forged_prompt_cache_entry_is_a_miss(tmp_path: Path) -> None:
     cache = PromptCache(tmp_path / "llm")
-    cache.put("k1", Completion("real reply", 10, 5))
+    cache.put("k1", Completion("real reply", 10, 5), "system", "user")
     assert PromptCache(tmp_path / "llm").get("k1") == Completion("real reply", 10, 5)
     entry = tmp_path / "llm" / "k1.json"
     entry.write_text(entry.read_text().replace("real reply", "forged reply"))
