@@ -117,7 +117,7 @@ def default_signing_key() -> Path:
 
 def signing_key(flag: str | None, configured: str | None, project_dir: Path) -> Path | None:
     """The key that signs bundles: flag, then env, then config, then the default if present."""
-    chosen = flag or os.environ.get("SELFIMPROVE_SIGNING_KEY")
+    chosen = flag or secrets.get("SELFIMPROVE_SIGNING_KEY")
     if chosen:
         path = Path(chosen).expanduser()
     elif configured:

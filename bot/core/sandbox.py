@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.core import bwrap, interrupt, proclimits, sandbox_paths, seatbelt
+from bot.core import bwrap, interrupt, proclimits, sandbox_paths, seatbelt, secrets
 from bot.core.proclimits import ResourceLimits
 from bot.core.sandbox_probe import BUBBLEWRAP, SEATBELT, probe
 from bot.core.secrets import is_secret
@@ -59,7 +59,7 @@ class Policy:
 def policy_for(request: Request | None) -> Policy:
     """The policy of a run (or, without a Request, the strictest defaults)."""
     state = [Path(p) for p in (os.environ.get("SELFIMPROVE_HOME"),) if p]
-    keys = [Path(p) for p in (os.environ.get("SELFIMPROVE_SIGNING_KEY"),) if p]
+    keys = [Path(p) for p in (secrets.get("SELFIMPROVE_SIGNING_KEY"),) if p]
     if request is None:
         return Policy(state=tuple(state), secret_files=tuple(keys))
     if request.signing_key is not None:
