@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core import sandbox
+from bot.core.worktree import Worktrees
 from tests.conftest import commit_files, make_request
 
 
@@ -89,3 +90,25 @@ def test_clock_adds_subprocess_time(tmp_path: Path) -> None:
 )
 def test_secret_names(name: str, secret: bool) -> None:
     assert sandbox.is_secret(name) is secret
+
+
+def test_a_writable_folder_around_the_home_keeps_the_home_hidden(tmp_path: Path) -> None:
+    """Binding a folder that holds $SELFIMPROVE_HOME hides the home again, worktree excepted."""
+    repo = tmp_path / "repo"
+    commit_files(repo, {"a.txt": "a\n"})
+    request = make_request(repo)
+    (request.home / "secret.txt").parent.mkdir(parents=True)
+    (request.home / "secret.txt").write_text("state")
+    with Worktrees(repo, request.home, "run") as trees:
+        tree = trees.add("base", request.base_commit)
+        script = "import os, sys; print(os.path.exists('a.txt'), os.path.exists(sys.argv[1]))"
+        done = sandbox.run(
+            [sys.executable, "-c", script, str(request.home / "secret.txt")],
+            tree,
+            timeout=30,
+            kind="test",
+            request=request,
+            writable=(tmp_path,),
+        )
+    assert done.ok, done.stderr
+    assert done.stdout.split() == ["True", "False"]

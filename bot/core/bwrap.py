@@ -44,12 +44,15 @@ def command(program: str, argv: Sequence[str], cwd: Path, layout: Layout) -> lis
         args += ["--ro-bind", str(path), str(path)]
     for folder in layout.hidden_dirs:
         args += ["--tmpfs", str(folder)]
-    for path in layout.readable:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in layout.writable:
-        args += ["--bind", str(path), str(path)]
-    for folder in layout.rehidden:
-        args += ["--tmpfs", str(folder)]
+    mounts = [
+        *(("--ro-bind", p) for p in layout.readable),
+        *(("--bind", p) for p in layout.writable),
+        *(("--tmpfs", p) for p in layout.rehidden),
+    ]
+    # outer paths first: a bind of a folder holding the bot's state, then the state hidden
+    # again, then the worktree inside it bound back
+    for flag, path in sorted(mounts, key=lambda mount: len(mount[1].parts)):
+        args += [flag, str(path)] if flag == "--tmpfs" else [flag, str(path), str(path)]
     for path in layout.hidden_files:
         args += ["--ro-bind", "/dev/null", str(path)]
     return [*args, "--chdir", str(cwd), "--", *argv]
