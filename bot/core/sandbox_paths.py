@@ -53,15 +53,16 @@ def homes() -> list[Path]:
     return _unique(p for p in found if p.is_absolute() and p != Path("/"))
 
 
-def checkout_root(cwd: Path) -> Path | None:
-    """The linked worktree holding ``cwd`` (its top folder has a ``.git`` file), or None."""
+def checkout_root(cwd: Path) -> tuple[Path | None, bool]:
+    """The git checkout holding ``cwd`` and whether it is a linked worktree (a ``.git``
+    file: the bot's own) rather than a repository's main working tree (the user's)."""
     for folder in (cwd, *cwd.parents):
         marker = folder / ".git"
         if marker.is_file():
-            return folder
+            return folder, True
         if marker.is_dir():
-            return None
-    return None
+            return folder, False
+    return None, False
 
 
 def common_dir(worktree: Path) -> Path | None:
@@ -102,9 +103,10 @@ def layout(
 ) -> Layout:
     """The layout of one call run in ``cwd``; ``state`` are the bot's folders to hide."""
     private = [Path("/tmp"), *homes()]
-    own = checkout_root(cwd) or cwd
-    given: list[Path] = []
-    common = common_dir(own)
+    top, linked = checkout_root(cwd)
+    own = [top] if linked and top else [] if top else [cwd]  # the user's tree: read-only
+    given: list[Path] = [] if linked or top is None else [top]
+    common = common_dir(top) if linked and top else None
     if common is not None:
         given.append(common)
         if common.name == ".git":
@@ -113,7 +115,7 @@ def layout(
     runner = [Path(os.environ[name]) for name in RUNNER_FILES if os.environ.get(name)]
     hidden_dirs = [p for p in _unique(state) if p.is_dir()]
     binds = [
-        p for p in _unique([*readable, own, *writable]) if p.exists() and not _covers(p, private)
+        p for p in _unique([*readable, *own, *writable]) if p.exists() and not _covers(p, private)
     ]
     return Layout(
         private_dirs=tuple(p for p in _unique(private) if p.is_dir()),
