@@ -112,3 +112,16 @@ def test_a_writable_folder_around_the_home_keeps_the_home_hidden(tmp_path: Path)
         )
     assert done.ok, done.stderr
     assert done.stdout.split() == ["True", "False"]
+
+
+def test_a_call_in_the_users_working_tree_cannot_write_there(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    commit_files(repo, {"a.txt": "a\n"})
+    script = "open('planted.txt', 'w').write('x')"
+    for confined in (True, False):
+        request = make_request(repo, sandbox=confined)
+        done = sandbox.run(
+            [sys.executable, "-c", script], repo, timeout=30, kind="test", request=request
+        )
+        assert done.ok is not confined, done.stderr
+        assert (repo / "planted.txt").exists() is not confined
