@@ -109,6 +109,8 @@ STATS = Target(MOD, "pkg.mod", "Stats.total")
 
 
 def lookup_bench(gate_bench: Callable[..., GateBench], *targets: Target, **kw: Any) -> GateBench:
+    # the harness leaves SELFIMPROVE_TEST_MARKERS on the host: unsandboxed, variable passed on
+    kw = {"sandbox": False, "pass_env": ("SELFIMPROVE_TEST_MARKERS",), **kw}
     files = {
         "proj/pyproject.toml": PYPROJECT,
         f"proj/{MOD}": lookup(),
@@ -124,16 +126,7 @@ def test_faster_candidate_passes_and_the_bot_never_unpickles(
     markers = tmp_path / "markers"
     markers.mkdir()
     monkeypatch.setenv("SELFIMPROVE_TEST_MARKERS", str(markers))
-    # the harness leaves its markers on the host: unsandboxed, with the variable passed on
-    bench = lookup_bench(
-        gate_bench,
-        COUNT,
-        JITTER,
-        STATS,
-        thresholds=QUICK,
-        sandbox=False,
-        pass_env=("SELFIMPROVE_TEST_MARKERS",),
-    )
+    bench = lookup_bench(gate_bench, COUNT, JITTER, STATS, thresholds=QUICK)
     assert bench.baseline.captured_calls == {COUNT.key: 7, JITTER.key: 3, STATS.key: 3}
     ctx = bench.context({MOD: lookup(known=KNOWN_SET)}, target=COUNT)
 
