@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from run_example import make_monorepo, table  # noqa: E402
 
 from bot.config import Flags, build_request  # noqa: E402
-from bot.core import sandbox  # noqa: E402
+from bot.core import proclimits, sandbox  # noqa: E402
 from bot.core.request import Request  # noqa: E402
 from bot.core.sandbox_probe import probe  # noqa: E402
 from bot.flow.progress import Progress  # noqa: E402
@@ -73,6 +74,10 @@ def bench_start(request: Request, tmp: Path, count: int) -> None:
     for name, confined in (("sandbox off (subreaper)", False), ("bubblewrap", True)):
         ms = per_call_ms(through(confined), count)
         rows.append((name, f"{ms:7.1f} ms  (+{ms - base:.1f} ms)"))
+    if proclimits.pids_root() is not None:  # root: each call also joins a pids cgroup
+        with mock.patch.object(proclimits, "pids_root", lambda: None):
+            ms = per_call_ms(through(True), count)
+        rows.append(("bubblewrap, no pids cgroup", f"{ms:7.1f} ms  (+{ms - base:.1f} ms)"))
     table(f"Starting one call: `python -c pass` x{count}", rows)
 
 

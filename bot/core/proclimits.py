@@ -30,7 +30,7 @@ class ResourceLimits:
     max_file_mb: int = 1024
 
 
-def _pids_root() -> Path | None:
+def pids_root() -> Path | None:
     """A pids cgroup hierarchy this process may create groups in, or None."""
     if os.geteuid() != 0:
         return None
@@ -52,7 +52,7 @@ def _read(path: Path) -> str:
 @contextlib.contextmanager
 def pids_cgroup(limit: int) -> Iterator[Path | None]:
     """A fresh pids cgroup capped at ``limit`` for the duration, or None where there is none."""
-    root = _pids_root()
+    root = pids_root()
     group: Path | None = None
     if root is not None:
         candidate = root / f"selfimprove-{os.getpid()}-{next(_COUNTER)}"
