@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import resource
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 _MB = 1024 * 1024
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _COUNTER = itertools.count(1)
+HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def preexec(limits: ResourceLimits, group: Path | None) -> Callable[[], None]:
     )
 
     def apply() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # held by the parent while forking
         if procs is not None:
             fd = os.open(procs, os.O_WRONLY)
             try:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["is_secret"]
 
 REAPER = Path(__file__).resolve().parent / "reaper.py"
+HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 NONE = "none"
 OFF, UNAVAILABLE = "off", "unavailable"
 _ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "HOME", "USER", "LOGNAME")
@@ -291,6 +292,7 @@ def start(
     policy = policy_for(request)
     CLOCK.confined_by(label(request))
     cleanup = contextlib.ExitStack()
+    proc: subprocess.Popen[str] | None = None
     try:
         for folder in writable:
             folder.mkdir(parents=True, exist_ok=True)
@@ -301,23 +303,44 @@ def start(
             else None
         )
         command, preexec, confined = _wrap(argv, cwd, policy, writable, readable, group)
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=allowed_env(policy, env, confined=confined),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-    except BaseException:
+        with _signals_held() if preexec else contextlib.nullcontext():
+            proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=allowed_env(policy, env, confined=confined),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+            with _LIVE_LOCK:
+                _LIVE[proc.pid] = _Live(proc, confined, cleanup)
+    except BaseException:  # a stop delivered as the signals are let through, say
+        if proc is not None:
+            _forget(proc)
+            _kill_group(proc)
+            with contextlib.suppress(Exception):
+                proc.communicate(timeout=5)
         cleanup.close()
         raise
-    with _LIVE_LOCK:
-        _LIVE[proc.pid] = _Live(proc, confined, cleanup)
     return proc
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while the main thread forks: a pre-exec step makes Python fork
+    (not spawn), which runs at-fork callbacks (logging's), and the stop handler raising
+    inside one is lost as "Exception ignored". Held, they arrive right after, here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _forget(proc: subprocess.Popen[str]) -> _Live | None:
