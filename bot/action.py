@@ -19,8 +19,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,6 +28,7 @@ from rich.console import Console
 
 from bot.action_inputs import ActionInputs, build, credentials, read_inputs, with_command
 from bot.action_inputs import with_dispatch as with_dispatch_inputs
+from bot.core import sandbox, secrets
 from bot.core.errors import UserError
 from bot.flow.progress import Progress
 from bot.flow.run import run
@@ -119,7 +119,7 @@ def main(env: Mapping[str, str], stdout: TextIO | None = None, stderr: TextIO | 
         runner = read_runner(env)
         inputs = read_inputs(env)
         payload = load_payload(runner.event_path)
-        with environment(credentials(env)):  # where the GitHub, LLM and IPFS clients look
+        with secrets.hold(credentials(env)):  # where the GitHub, LLM and IPFS clients look
             return _route(runner, inputs, payload, stdout, stderr)
     except UserError as exc:
         emit([Annotation("error", str(exc), title="selfimprove")], stdout)
@@ -129,21 +129,6 @@ def main(env: Mapping[str, str], stdout: TextIO | None = None, stderr: TextIO | 
         emit([Annotation("error", f"GitHub could not be used: {exc}", title="selfimprove")], stdout)
         stderr.write(f"selfimprove: GitHub could not be used: {exc}\n")
         return EXIT_GITHUB
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``values`` set for the duration, then as it was."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _route(
@@ -187,7 +172,7 @@ def _route(
 
 def _client(runner: Runner) -> GitHubClient:
     try:
-        return GitHubClient.from_env(runner.repository, os.environ, api_url=runner.api_url)
+        return GitHubClient.from_env(runner.repository, secrets.environ(), api_url=runner.api_url)
     except GitHubUnavailable as exc:
         raise UserError(f"comment commands need GitHub access: {exc.reason}") from None
 
@@ -297,7 +282,8 @@ def summary(result: RunResult, pull: PullRef | None) -> str:
         )
     else:
         where = "No change passed all seven gates."
-    head = f"## selfimprove: {count} accepted change(s)\n\n{where}\n\n"
+    confined = f"Sandbox: {sandbox.label(result.request)}"
+    head = f"## selfimprove: {count} accepted change(s)\n\n{where}\n\n{confined}\n\n"
     return head + markdown(result)
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.core import atomic, interrupt
+from bot.core import atomic, hardening, interrupt, sandbox_probe, secrets
 from bot.core.errors import UserError
 from methods.registry import NAMES as METHOD_NAMES
 
@@ -67,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--plan", metavar="FILE", help="a `selfimprove plan` file ('-': stdin)")
     run_cmd.add_argument("--shard", metavar="I/N", help="run only shard I of N of the --plan")
     _delivery_options(run_cmd)
+    run_cmd.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run project and candidate code unconfined (recorded in the bundle and the PR)",
+    )
     pin = commands.add_parser("pin", help="pin a bundle's patch to IPFS")
     _ipfs_options(pin)
     pin.add_argument("bundle", help="a change's .json or .patch, or a folder holding one")
@@ -105,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("action", help="handle the GitHub Actions event this step runs for")
     stats = commands.add_parser("stats", help="runs, acceptance and pull requests, from the ledger")
     stats.add_argument("--home", metavar="DIR", help="the bot's home (default $SELFIMPROVE_HOME)")
+    commands.add_parser("doctor", help="say which sandbox this machine can make, or why none")
     serve = commands.add_parser("serve", help="the GitHub App's webhook endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any)")
@@ -204,6 +209,7 @@ def _run(args: argparse.Namespace) -> int:
         max_targets=args.max_targets,
         llm=args.llm,
         force=args.force,
+        sandbox=False if args.no_sandbox else None,
         **_delivery_flags(args),
     )
     request = build_request(flags)
@@ -392,7 +398,7 @@ def _fetch(args: argparse.Namespace) -> int:
 def _action(args: argparse.Namespace) -> int:
     from bot.action import main as action_main  # GitHub libraries load only when needed
 
-    return action_main(os.environ)
+    return action_main(secrets.environ())
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -402,12 +408,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535 or args.queue_size < 1 or args.workers < 1:
         raise UserError("--port must be 0-65535, --queue-size and --workers at least 1")
-    if not os.environ.get("SELFIMPROVE_WEBHOOK_SECRET", "").strip():
+    env = secrets.environ()
+    if not env.get("SELFIMPROVE_WEBHOOK_SECRET", "").strip():
         raise UserError("refusing to start without a webhook secret in SELFIMPROVE_WEBHOOK_SECRET")
     settings = ServeSettings(
-        secret=require_secret(os.environ["SELFIMPROVE_WEBHOOK_SECRET"]),
-        env=dict(os.environ),
-        api_url=os.environ.get("GITHUB_API_URL") or None,
+        secret=require_secret(env["SELFIMPROVE_WEBHOOK_SECRET"]),
+        env=env,
+        api_url=env.get("GITHUB_API_URL") or None,
         queue_size=args.queue_size,
         workers=args.workers,
         allowed_bots=frozenset(args.allow_bot),
@@ -437,8 +444,16 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    for line in sandbox_probe.report():
+        print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfimprove`` console script."""
+    if argv is None:  # a process of its own (not a test calling in): secrets leave os.environ
+        hardening.harden()
     with interrupt.handled():  # first thing: a Ctrl-C from here on is clean
         return _dispatch(argv)
 
@@ -461,6 +476,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
             "action": _action,
             "serve": _serve,
             "stats": _stats,
+            "doctor": _doctor,
         }[args.command]
         return handler(args)
     except UserError as exc:

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 
 import git
 
+from bot.core import sandbox_probe, secrets
 from bot.core.errors import UserError
+from bot.core.llm.settings import LLMSettings
 from bot.core.request import (
     GROUPINGS,
     PR_CREATION,
@@ -71,6 +73,8 @@ _TOP_KEYS = {
     "push-remote",
     "rate-reserve",
     *NOISE_KEYS,
+    "sandbox",
+    "pass-env",
 }
 
 
@@ -95,6 +99,7 @@ class Flags:
     push_remote: str | None = None
     force: bool = False  # propose again functions a merged selfimprove change wrote
     noise: Mapping[str, Any] = field(default_factory=dict)  # NOISE_KEYS given as action inputs
+    sandbox: bool | None = None  # False: --no-sandbox
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -124,7 +129,7 @@ def default_signing_key() -> Path:
 
 def signing_key(flag: str | None, configured: str | None, project_dir: Path) -> Path | None:
     """The key that signs bundles: flag, then env, then config, then the default if present."""
-    chosen = flag or os.environ.get("SELFIMPROVE_SIGNING_KEY")
+    chosen = flag or secrets.get("SELFIMPROVE_SIGNING_KEY")
     if chosen:
         path = Path(chosen).expanduser()
     elif configured:
@@ -210,6 +215,8 @@ def build_request(flags: Flags) -> Request:
             raise UserError("--max-targets must be at least 1")
         limits = dataclasses.replace(limits, max_targets=flags.max_targets)
     target_texts = flags.targets or tuple(_strings(config, "targets", where))
+    llm = llm_settings(flags.llm, config.get("llm"), where)
+    wanted = sandbox_wanted(flags.sandbox, config.get("sandbox"), where)
     return Request(
         repo_root=checkout.repo_root,
         project=checkout.project,
@@ -239,16 +246,21 @@ def build_request(flags: Flags) -> Request:
             flags.signing_key, _string(config, "signing-key", where), project_dir
         ),
         sigstore=sigstore_wanted(flags.sigstore, config.get("sigstore"), where),
-        llm=llm_settings(flags.llm, config.get("llm"), where),
+        llm=llm,
         **github_settings(flags, config, where),
         noise=noise_control(flags, config, where),
+        sandbox=wanted,
+        pass_env=pass_env(config, where),
         warnings=(
             (
-                f"uncommitted changes in {flags.path} are not included: "
-                f"the run uses the last commit, {checkout.base_commit[:12]}",
+                (
+                    f"uncommitted changes in {flags.path} are not included: "
+                    f"the run uses the last commit, {checkout.base_commit[:12]}",
+                )
+                if checkout.dirty
+                else ()
             )
-            if checkout.dirty
-            else ()
+            + sandbox_warnings(wanted, llm)
         ),
     )
 
@@ -292,6 +304,47 @@ def _resolve_interpreter(interpreter: str) -> str:
     if found is None:
         raise UserError(f"interpreter not found: {interpreter}")
     return found
+
+
+def sandbox_wanted(flag: bool | None, configured: Any, where: str) -> bool:
+    """``--no-sandbox``, then ``sandbox = true|false`` in the config; on by default."""
+    if flag is not None:
+        return flag
+    if configured is None:
+        return True
+    if not isinstance(configured, bool):
+        raise UserError(f"'sandbox' in {where} must be true or false")
+    return configured
+
+
+def pass_env(config: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``pass-env``: variable names the project's code may see; a secret-looking one is refused."""
+    names = tuple(_strings(config, "pass-env", where))
+    for name in names:
+        if secrets.is_secret(name):
+            raise UserError(
+                f"'pass-env' in {where} names {name}, which looks like a secret; "
+                "secrets never reach project or candidate code"
+            )
+    return names
+
+
+def sandbox_warnings(wanted: bool, llm: LLMSettings) -> tuple[str, ...]:
+    """Refuse model-written candidates without a sandbox; say so when the sandbox is off."""
+    if not wanted:
+        return (
+            "the sandbox is off (--no-sandbox or sandbox = false): project and candidate code "
+            "ran unconfined, with the bot's user rights",
+        )
+    found = sandbox_probe.probe()
+    if found.available:
+        return ()
+    if llm.chain:
+        raise UserError(
+            f"model-written candidates need a sandbox and none can be made here: {found.reason}; "
+            f"{sandbox_probe.HOW_TO_GET_ONE}, or pass --no-sandbox"
+        )
+    return (f"no sandbox ({found.reason}): codemod candidates run unconfined",)
 
 
 def sigstore_wanted(flag: bool | None, configured: Any, where: str) -> bool:

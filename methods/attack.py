@@ -135,6 +135,9 @@ def _run(
             timeout=request.limits.replay_timeout,
             kind="attack",
             env=env,
+            request=request,
+            writable=(Path(scratch), out.parent),
+            readable=(Path(str(settings["records"])),),
         )
     if done.timed_out:
         raise AttackError(

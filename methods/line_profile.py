@@ -88,6 +88,9 @@ def _measure(ctx: MethodContext, root: Path, target_key: str) -> list[HotLine]:
             timeout=ctx.request.limits.replay_timeout,
             kind="line-profile",
             env={"PYTHONHASHSEED": "0", **import_path_env(ctx.baseline.import_roots, project)},
+            request=ctx.request,
+            writable=(Path(scratch),),
+            readable=(ctx.baseline.capture_file,) if ctx.baseline.capture_file else (),
         )
         if not done.ok or not out.exists():
             return []

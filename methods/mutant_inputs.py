@@ -224,6 +224,9 @@ def _harness(
             timeout=request.limits.replay_timeout,
             kind="chaos",
             env=import_path_env(baseline.import_roots, project),
+            request=request,
+            writable=(Path(scratch),),
+            readable=(baseline.capture_file,),
         )
         if done.timed_out or not output.exists():
             why = "timed out" if done.timed_out else f"exited {done.returncode}: {done.tail(1)}"

@@ -82,6 +82,9 @@ def verdict(ctx: MethodContext, capture: Path, key: str) -> dict[str, Any] | Non
             timeout=request.limits.replay_timeout,
             kind="purity",
             env=env,
+            request=request,
+            writable=(Path(scratch),),
+            readable=(capture,),
         )
         try:
             answer = json.loads(out.read_text()) if done.ok else None

@@ -138,7 +138,7 @@ def tidy(request: Request, project: Path, relative: str, text: str) -> str:
     timeout = request.limits.tool_timeout
     for args in (("check", "--fix-only", "--exit-zero"), ("format",)):
         argv = [sys.executable, "-m", "ruff", *args, "--stdin-filename", relative, "-"]
-        done = sandbox.run(argv, project, timeout=timeout, kind="ruff", stdin=text)
+        done = sandbox.run(argv, project, timeout=timeout, kind="ruff", stdin=text, request=request)
         if not done.ok or not done.stdout.strip():
             return text
         text = done.stdout

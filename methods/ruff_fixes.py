@@ -210,7 +210,14 @@ def _ruff(request: Request, args: Sequence[str], source: str, filename: str) -> 
     pinned = ["--target-version", version] if version else []
     argv = [sys.executable, "-m", "ruff", *args, *pinned, "--stdin-filename", filename, "-"]
     cwd = request.repo_root
-    done = sandbox.run(argv, cwd, timeout=request.limits.tool_timeout, kind="ruff", stdin=source)
+    done = sandbox.run(
+        argv,
+        cwd,
+        timeout=request.limits.tool_timeout,
+        kind="ruff",
+        stdin=source,
+        request=request,
+    )
     return done.stdout if done.returncode in (0, 1) and not done.timed_out else None
 
 

@@ -182,7 +182,7 @@ def test_capture_refuses_an_installed_copy(project: Path, tmp_path: Path) -> Non
     (elsewhere / "mod.py").write_text(MODULE)
     toml = f"[tool.pytest.ini_options]\npythonpath = [{str(tmp_path / 'site')!r}]\n"
     (project / "proj" / "pyproject.toml").write_text(toml)
-    request = make_request(project, "proj")
+    request = make_request(project, "proj", sandbox=False)  # the sandbox hides the tmp copy
     ran = run_suite(request, project, capture=[Target("src/pkg/mod.py", "pkg.mod", "picky")])
     assert ran.errors and "outside the checkout" in ran.errors[0]
 

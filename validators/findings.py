@@ -72,11 +72,16 @@ def run_tool(
     cwd: Path,
     ok: tuple[int, ...] = (0, 1),
     env: Mapping[str, str] | None = None,
+    writable: Sequence[Path] = (),
 ) -> sandbox.Completed:
-    """Run ``python -m tool args`` in the sandbox; raise :class:`ToolFailure` unless it ended ok."""
+    """Run ``python -m tool args`` in the sandbox; raise :class:`ToolFailure` unless it ended ok.
+
+    ``writable`` names what the tool may write beyond ``cwd``'s checkout (mypy's cache)."""
     timeout = ctx.request.limits.tool_timeout
     argv = [sys.executable, "-m", tool, *args]
-    done = sandbox.run(argv, cwd, timeout=timeout, kind=tool, env=env)
+    done = sandbox.run(
+        argv, cwd, timeout=timeout, kind=tool, env=env, request=ctx.request, writable=writable
+    )
     if done.timed_out:
         raise ToolFailure(f"{tool} timed out after {timeout:g} s")
     if done.returncode not in ok:

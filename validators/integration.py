@@ -36,6 +36,7 @@ def check(ctx: GateContext) -> Verdict:
             ctx.candidate_project,
             timeout=ctx.request.limits.test_timeout,
             kind="integration",
+            request=ctx.request,
         )
         if done.timed_out:
             return failed(
@@ -53,6 +54,7 @@ def check(ctx: GateContext) -> Verdict:
         timeout=ctx.request.limits.tool_timeout,
         kind="integration",
         env=import_path_env(ctx.baseline.import_roots, ctx.candidate_project),
+        request=ctx.request,
     )
     if not done.ok:
         return failed(f"import check did not finish: {done.tail(1)}")

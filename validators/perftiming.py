@@ -70,8 +70,12 @@ class InProcess:
     stopped_early: bool = False  # a futility look stopped it: only the target's pairs so far
 
 
-def replay_process(ctx: GateContext, capture: Path, side: str, project: Path) -> ReplayProcess:
-    """A replay process started in ``project``; ``side`` names it in error messages."""
+def replay_process(
+    ctx: GateContext, capture: Path, side: str, project: Path, other: Path | None = None
+) -> ReplayProcess:
+    """A replay process started in ``project``; ``side`` names it in error messages.
+
+    ``other`` is the second project it may read (to load it with ``load_other``)."""
     return ReplayProcess(
         side,
         ctx.request.interpreter,
@@ -79,6 +83,8 @@ def replay_process(ctx: GateContext, capture: Path, side: str, project: Path) ->
         capture,
         ctx.baseline.import_roots,
         ctx.request.limits.replay_timeout,
+        ctx.request,
+        (other,) if other is not None else (),
     )
 
 
@@ -257,7 +263,9 @@ def _open(
     worlds = (NATIVE, OTHER) if base_native else (OTHER, NATIVE)
     native, other = ("base", "candidate") if base_native else ("candidate", "base")
     projects = {"base": ctx.base_project, "candidate": ctx.candidate_project}
-    process = stack.enter_context(replay_process(ctx, capture, f"{native} A/B", projects[native]))
+    process = stack.enter_context(
+        replay_process(ctx, capture, f"{native} A/B", projects[native], projects[other])
+    )
     live = [k for k in keys if k not in fallback]
     process.load_other(projects[other], sorted({k.split(":")[0] for k in live}))
     fallback.update(_unfaithful(ctx, process, worlds, live, usable))

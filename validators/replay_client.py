@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from bot.core import sandbox
 from bot.core.harness import HARNESS_DIR
+from bot.core.request import Request
 from bot.core.testrun import import_path_env
 
 SCRIPT = HARNESS_DIR / "selfimprove_replay.py"
@@ -44,13 +45,17 @@ class ReplayProcess:
         capture_file: Path,
         import_roots: Sequence[str],
         timeout: float,
+        request: Request | None = None,
+        readable: Sequence[Path] = (),
     ) -> None:
         self.side = side
         self.timeout = timeout
         env = {"PYTHONHASHSEED": "0", **import_path_env(import_roots, project)}
         argv = [interpreter, str(SCRIPT), str(capture_file)]
         try:
-            self.proc: subprocess.Popen[str] = sandbox.start(argv, project, env=env)
+            self.proc: subprocess.Popen[str] = sandbox.start(
+                argv, project, env=env, request=request, readable=(capture_file, *readable)
+            )
         except OSError as exc:
             raise ReplayError(f"cannot start the {side} replay: {exc}") from None
         self._lines: queue.Queue[str | None] = queue.Queue()

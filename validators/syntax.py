@@ -39,7 +39,12 @@ def check(ctx: GateContext) -> Verdict:
     argv = [ctx.request.interpreter, "-I", "-c", _COMPILE_SCRIPT]
     try:
         done = sandbox.run(
-            argv, ctx.candidate_project, timeout=timeout, kind="compile", stdin=json.dumps(files)
+            argv,
+            ctx.candidate_project,
+            timeout=timeout,
+            kind="compile",
+            stdin=json.dumps(files),
+            request=ctx.request,
         )
     except OSError as exc:
         return failed(f"cannot start the target interpreter {ctx.request.interpreter}: {exc}")

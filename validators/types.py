@@ -104,7 +104,9 @@ def mypy(ctx: GateContext, project: Path, paths: Sequence[str]) -> list[Finding]
         "--",
         *paths,
     ]
-    done = run_tool(ctx, "mypy", args, project, env=_search_path(ctx, project))
+    done = run_tool(
+        ctx, "mypy", args, project, env=_search_path(ctx, project), writable=(cache_dir,)
+    )
     errors: list[Finding] = []
     for line in done.stdout.splitlines():
         match = _MESSAGE.match(line.rstrip())

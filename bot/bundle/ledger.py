@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.core import sandbox
 from bot.core.atomic import append_line
 from bot.core.evaluation import Evaluation
 from bot.core.ledger_file import read
@@ -29,6 +30,7 @@ def record(
         "decision": decision,
         **evaluation_json(evaluation),
         "timing": timing_json(evaluation),
+        "sandbox": sandbox.CLOCK.sandbox_label(),
     }
     line = json.dumps(entry, sort_keys=True)
     for path in paths:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.bundle.read import Change
-from bot.core import atomic
+from bot.core import atomic, secrets
 from bot.core.errors import UserError
 from bot.ipfs.cid import cid_of_bytes
 from bot.ipfs.http import DEFAULT_SETTINGS, IpfsSettings, PinRecord
@@ -36,7 +36,7 @@ class Endpoints:
         return cls(
             ipfs_api or os.environ.get("SELFIMPROVE_IPFS_API") or None,
             pinning or os.environ.get("SELFIMPROVE_PINNING_ENDPOINT") or None,
-            os.environ.get("SELFIMPROVE_PINNING_TOKEN") or None,
+            secrets.get("SELFIMPROVE_PINNING_TOKEN") or None,
         )
 
     @property

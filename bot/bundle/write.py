@@ -22,7 +22,7 @@ from pathlib import Path
 
 from unidiff.patch import PatchSet
 
-from bot.core import atomic
+from bot.core import atomic, sandbox
 from bot.core.diffs import reverse_diff
 from bot.core.evaluation import Evaluation
 from bot.core.request import Request
@@ -131,6 +131,7 @@ def write_change(request: Request, evaluation: Evaluation, folder: Path) -> Deli
         "timing": timing_json(evaluation),
         # the run that made it: `selfimprove deliver` rebuilds the same branch name from it
         "run": {"method": request.method, "targets": [str(t) for t in request.targets]},
+        "sandbox": sandbox.label(request),
     }
     meta_text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
     meta = atomic.write_text(folder / f"{candidate.id}.json", meta_text)

@@ -44,6 +44,9 @@ class Limits:
     max_captured_calls: int = 50
     max_diff_lines: int = 200
     max_mutants: int = 30  # per target, for the chaos method
+    max_processes: int = 4096  # per sandboxed call (RLIMIT_NPROC, or a pids cgroup as root)
+    max_memory_mb: int = 8192  # address space of each sandboxed process (RLIMIT_AS)
+    max_file_mb: int = 1024  # largest file a sandboxed process may write (RLIMIT_FSIZE)
 
 
 GROUPINGS = ("run", "target", "file")
@@ -100,6 +103,8 @@ class Request:
     push_remote: str | None = None  # git remote name or URL for the PR branch (default origin)
     rate_reserve: int = 100  # GitHub requests kept back; below it the bundle is the delivery
     noise: NoiseControl = field(default_factory=NoiseControl)
+    sandbox: bool = True  # confine project and candidate code (False: --no-sandbox)
+    pass_env: tuple[str, ...] = ()  # extra variable names the project's code may see
 
     def project_path(self, root: Path) -> Path:
         """The project's folder inside a checkout rooted at ``root`` (a worktree or the repo)."""

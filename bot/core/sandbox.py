@@ -1,9 +1,13 @@
-"""Run target or tool code in a subprocess: a timeout, its own process group, a scrubbed env.
+"""Run target or tool code in a subprocess: sandboxed, time-limited, with an allowlisted env.
 
 Every command that may execute the target's code (tests, replays, imports) or analyse it
-(ruff, mypy, bandit) goes through :func:`run` or :func:`start`, so no token or key ever
-reaches it and a hang is always killed. The time spent in subprocesses is added up in
-:data:`CLOCK` so a benchmark can tell the bot's own overhead from the work it waits for.
+(ruff, mypy, bandit: their plugins are code) goes through :func:`run` or :func:`start`.
+On Linux that is bubblewrap (:mod:`bot.core.bwrap`), on macOS ``sandbox-exec``
+(:mod:`bot.core.seatbelt`); with neither, or with the sandbox turned off, the command
+runs under a subreaper (:mod:`bot.core.reaper`) that kills every process it left
+behind. Either way the environment is an allowlist, never the bot's own minus a denylist.
+The time spent in subprocesses is added up in :data:`CLOCK` so a benchmark can tell the
+bot's own overhead from the work it waits for.
 """
 
 from __future__ import annotations
@@ -13,34 +17,108 @@ import fnmatch
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.core import interrupt
+from bot.core import bwrap, interrupt, proclimits, sandbox_paths, seatbelt, secrets
+from bot.core.proclimits import ResourceLimits
+from bot.core.sandbox_probe import BUBBLEWRAP, SEATBELT, probe
+from bot.core.secrets import is_secret
 
-_SECRET_PATTERNS = ("*_TOKEN", "*_KEY", "*SECRET*", "*PASSWORD*", "*_TOKEN_*", "*CREDENTIALS*")
-_SECRET_NAMES = frozenset(
-    {"GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}
-)
+if TYPE_CHECKING:
+    from bot.core.request import Request
+
+__all__ = ["is_secret"]
+
+REAPER = Path(__file__).resolve().parent / "reaper.py"
+HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+NONE = "none"
+OFF, UNAVAILABLE = "off", "unavailable"
+_ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "HOME", "USER", "LOGNAME")
 _UNSAFE_NAMES = frozenset(
     {"PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PYTEST_ADDOPTS"}
 )
 
 
-def is_secret(name: str) -> bool:
-    """True for environment variable names that may carry credentials."""
-    upper = name.upper()
-    return upper in _SECRET_NAMES or any(fnmatch.fnmatchcase(upper, p) for p in _SECRET_PATTERNS)
+@dataclass(frozen=True)
+class Policy:
+    """How one call is confined: the sandbox wanted, the names passed, what to hide."""
+
+    sandbox: bool = True
+    pass_env: tuple[str, ...] = ()
+    interpreter: str | None = None
+    state: tuple[Path, ...] = ()  # the bot's folders: $SELFIMPROVE_HOME
+    secret_files: tuple[Path, ...] = ()  # the signing key
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
 
 
-def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The bot's environment minus secrets and interpreter hooks, plus ``extra``."""
+def policy_for(request: Request | None) -> Policy:
+    """The policy of a run (or, without a Request, the strictest defaults)."""
+    state = [Path(p) for p in (os.environ.get("SELFIMPROVE_HOME"),) if p]
+    keys = [Path(p) for p in (secrets.get("SELFIMPROVE_SIGNING_KEY"),) if p]
+    if request is None:
+        return Policy(state=tuple(state), secret_files=tuple(keys))
+    if request.signing_key is not None:
+        keys.append(request.signing_key)
+    limits = request.limits
+    return Policy(
+        sandbox=request.sandbox,
+        pass_env=request.pass_env,
+        interpreter=request.interpreter,
+        state=(request.home, *state),
+        secret_files=tuple(keys),
+        limits=ResourceLimits(limits.max_processes, limits.max_memory_mb, limits.max_file_mb),
+    )
+
+
+def mode(policy: Policy) -> str:
+    """The sandbox a call under ``policy`` gets: bubblewrap, sandbox-exec, or none."""
+    if not policy.sandbox:
+        return NONE
+    return probe().kind or NONE
+
+
+def label(request: Request | None) -> str:
+    """What the bundle, the ledger and the PR say: bubblewrap, sandbox-exec, ``off``
+    (turned off with --no-sandbox or ``sandbox = false``) or ``unavailable``."""
+    policy = policy_for(request)
+    if not policy.sandbox:
+        return OFF
+    return probe().kind or UNAVAILABLE
+
+
+def virtual_env(interpreter: str | None) -> str | None:
+    """The venv an interpreter belongs to (its ``VIRTUAL_ENV``), if it is in one."""
+    if not interpreter:
+        return None
+    root = Path(interpreter).parent.parent
+    return str(root) if (root / "pyvenv.cfg").is_file() else None
+
+
+def allowed_env(
+    policy: Policy, extra: Mapping[str, str] | None = None, *, confined: bool = False
+) -> dict[str, str]:
+    """The allowlisted environment plus ``extra``; a secret-looking ``extra`` is refused."""
+    names = (*_ALLOWED, *policy.pass_env)
     env = {
-        k: v for k, v in os.environ.items() if not is_secret(k) and k.upper() not in _UNSAFE_NAMES
+        k: v
+        for k, v in os.environ.items()
+        if any(fnmatch.fnmatchcase(k, n) for n in names)
+        and not is_secret(k)
+        and k.upper() not in _UNSAFE_NAMES
     }
+    venv = virtual_env(policy.interpreter)
+    if venv:
+        env["VIRTUAL_ENV"] = venv
+    if confined:
+        env["TMPDIR"] = "/tmp"
+    elif os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("PYTHONHASHSEED", "0")
     if extra:
@@ -51,16 +129,31 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The allowlisted environment of the default policy, plus ``extra``."""
+    return allowed_env(Policy(), extra)
+
+
 @dataclass
 class SubprocessClock:
     """Wall time spent waiting on subprocesses, by kind ("tests", "replay", "ruff", ...)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    sandboxes: set[str] = field(default_factory=set)  # the labels of the calls made
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, seconds: float) -> None:
         with self._lock:
             self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
+
+    def confined_by(self, label: str) -> None:
+        with self._lock:
+            self.sandboxes.add(label)
+
+    def sandbox_label(self) -> str:
+        """The sandboxes the run's calls used, ``+``-joined (``none`` before any call)."""
+        with self._lock:
+            return "+".join(sorted(self.sandboxes)) or NONE
 
     @property
     def total(self) -> float:
@@ -69,6 +162,7 @@ class SubprocessClock:
     def reset(self) -> None:
         with self._lock:
             self.seconds.clear()
+            self.sandboxes.clear()
 
 
 CLOCK = SubprocessClock()
@@ -95,7 +189,16 @@ class Completed:
         return "\n".join(text[-lines:])
 
 
-_LIVE: set[subprocess.Popen[str]] = set()
+@dataclass
+class _Live:
+    """A running call and how to clean up after it."""
+
+    proc: subprocess.Popen[str]
+    confined: bool
+    cleanup: contextlib.ExitStack
+
+
+_LIVE: dict[int, _Live] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -104,53 +207,160 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _stop_now(live: _Live) -> None:
+    """Without waiting: SIGKILL a sandbox (its namespace dies with it), SIGTERM a reaper
+    (it kills every descendant, then itself)."""
+    if live.confined:
+        _kill_group(live.proc)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(live.proc.pid, signal.SIGTERM)
+
+
+def _terminate(live: _Live) -> None:
+    """Kill a call and everything it started, and wait for that to be done."""
+    _stop_now(live)
+    if not live.confined:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            live.proc.wait(timeout=5)
+    _kill_group(live.proc)
+
+
 def kill_all() -> None:
     """Kill every subprocess still running (used when the run is interrupted).
 
-    Called from a signal handler too, so it takes no lock (the main thread may hold it).
+    Called from a signal handler too, so it takes no lock (the main thread may hold it)
+    and waits for nothing.
     """
     for _ in range(3):
         try:
-            procs = tuple(_LIVE)
+            lives = tuple(_LIVE.values())
             break
-        except RuntimeError:  # the set changed while being copied
+        except RuntimeError:  # the dict changed while being copied
             continue
     else:
-        procs = ()
-    for proc in procs:
-        _kill_group(proc)
+        lives = ()
+    for live in lives:
+        _stop_now(live)
 
 
 interrupt.on_signal(kill_all)
 
 
-def start(
-    argv: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None
-) -> subprocess.Popen[str]:
-    """Start a long-lived sandboxed subprocess with pipes (the caller must :func:`stop` it)."""
-    interrupt.check()  # a stop asked for between two subprocesses starts no third
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=scrubbed_env(env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+def _wrap(
+    argv: Sequence[str],
+    cwd: Path,
+    policy: Policy,
+    writable: Sequence[Path],
+    readable: Sequence[Path],
+    group: Path | None,
+) -> tuple[list[str], Callable[[], None] | None, bool]:
+    """The command line that confines ``argv``, its pre-exec step, and whether it is confined."""
+    kind = mode(policy)
+    if kind == NONE:
+        return [sys.executable, "-I", "-S", str(REAPER), *argv], None, False
+    program = probe().program
+    assert program is not None
+    layout = sandbox_paths.layout(
+        cwd,
+        interpreter=policy.interpreter,
+        state=policy.state,
+        secret_files=policy.secret_files,
+        writable=writable,
+        readable=readable,
     )
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
+    render = bwrap.command if kind == BUBBLEWRAP else seatbelt.command
+    assert kind in (BUBBLEWRAP, SEATBELT)
+    return render(program, argv, cwd, layout), proclimits.preexec(policy.limits, group), True
+
+
+def start(
+    argv: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    request: Request | None = None,
+    writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
+) -> subprocess.Popen[str]:
+    """Start a long-lived sandboxed subprocess with pipes (the caller must :func:`stop` it).
+
+    ``writable`` and ``readable`` name the paths beyond the checkout holding ``cwd`` the
+    call needs (scratch folders, caches, recorded inputs); ``request`` gives the run's policy.
+    """
+    interrupt.check()  # a stop asked for between two subprocesses starts no third
+    policy = policy_for(request)
+    CLOCK.confined_by(label(request))
+    cleanup = contextlib.ExitStack()
+    proc: subprocess.Popen[str] | None = None
+    try:
+        for folder in writable:
+            folder.mkdir(parents=True, exist_ok=True)
+        confined = mode(policy) != NONE
+        group = (
+            cleanup.enter_context(proclimits.pids_cgroup(policy.limits.max_processes))
+            if (confined)
+            else None
+        )
+        command, preexec, confined = _wrap(argv, cwd, policy, writable, readable, group)
+        with _signals_held() if preexec else contextlib.nullcontext():
+            proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=allowed_env(policy, env, confined=confined),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+            with _LIVE_LOCK:
+                _LIVE[proc.pid] = _Live(proc, confined, cleanup)
+    except BaseException:  # a stop delivered as the signals are let through, say
+        if proc is not None:
+            _forget(proc)
+            _kill_group(proc)
+            with contextlib.suppress(Exception):
+                proc.communicate(timeout=5)
+        cleanup.close()
+        raise
     return proc
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while the main thread forks: a pre-exec step makes Python fork
+    (not spawn), which runs at-fork callbacks (logging's), and the stop handler raising
+    inside one is lost as "Exception ignored". Held, they arrive right after, here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _forget(proc: subprocess.Popen[str]) -> _Live | None:
+    with _LIVE_LOCK:
+        return _LIVE.pop(proc.pid, None)
+
+
 def stop(proc: subprocess.Popen[str]) -> None:
-    """Kill a process started with :func:`start` and its whole group."""
-    _kill_group(proc)
+    """Kill a process started with :func:`start` and everything it started."""
+    with _LIVE_LOCK:
+        live = _LIVE.get(proc.pid)
+    if live is not None:
+        _terminate(live)
+    else:
+        _kill_group(proc)
     with contextlib.suppress(Exception):
         proc.communicate(timeout=5)
-    with _LIVE_LOCK:
-        _LIVE.discard(proc)
+    live = _forget(proc)
+    if live is not None:
+        live.cleanup.close()
 
 
 def run(
@@ -161,21 +371,28 @@ def run(
     kind: str,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    request: Request | None = None,
+    writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
 ) -> Completed:
     """Run ``argv`` to completion or until ``timeout``; never raises on a non-zero exit."""
     began = time.perf_counter()
-    proc = start(argv, cwd, env=env)
+    proc = start(argv, cwd, env=env, request=request, writable=writable, readable=readable)
     timed_out = False
     try:
         stdout, stderr = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill_group(proc)
+        with _LIVE_LOCK:
+            live = _LIVE.get(proc.pid)
+        if live is not None:
+            _terminate(live)
         stdout, stderr = proc.communicate()
     finally:
         _kill_group(proc)
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
+        live = _forget(proc)
+        if live is not None:
+            live.cleanup.close()
     seconds = time.perf_counter() - began
     CLOCK.add(kind, seconds)
     interrupt.check()  # killed by a stop: its output means nothing

@@ -95,6 +95,8 @@ def run_suite(
             timeout=timeout or request.limits.test_timeout,
             kind="tests",
             env=env,
+            request=request,
+            writable=(Path(scratch),),
         )
         report: dict[str, Any] = {}
         if report_path.exists():

@@ -17,6 +17,8 @@ from types import TracebackType
 
 import git
 
+from bot.core import repo_guard
+
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -35,8 +37,13 @@ class Worktrees:
         self.repo = git.Repo(repo_root)
         self.root = home / "worktrees" / run_id
         self._paths: list[Path] = []
+        self._home = home
+        self._guarding = False
 
     def __enter__(self) -> Worktrees:
+        # The outermost Worktrees of a run snapshots the repository before any project
+        # code runs; delivery compares against it (repo_guard), and so does every add.
+        self._guarding = repo_guard.take(Path(str(self.repo.working_tree_dir)), [self._home])
         self.root.mkdir(parents=True, exist_ok=True)
         owner = {"pid": os.getpid(), "repo": str(self.repo.working_tree_dir)}
         (self.root / "owner.json").write_text(json.dumps(owner))
@@ -52,6 +59,7 @@ class Worktrees:
 
     def add(self, name: str, commit: str) -> Path:
         """Check ``commit`` out, detached, into a fresh worktree called ``name``."""
+        repo_guard.verify(Path(str(self.repo.working_tree_dir)), tree=False)
         path = self.root / name
         if path.exists():
             self.remove(path)
@@ -74,6 +82,9 @@ class Worktrees:
         with contextlib.suppress(git.GitCommandError):
             self.repo.git.worktree("prune")
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._guarding:
+            repo_guard.forget(Path(str(self.repo.working_tree_dir)))
+            self._guarding = False
 
 
 def clean_stale(repo_root: Path, home: Path) -> list[Path]:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import git
 
+from bot.core import repo_guard, secrets
 from bot.core.request import Request
 from bot.core.worktree import Worktrees
 from bot.github import pulls
@@ -85,7 +86,7 @@ def with_client(
     try:
         with GitHubClient.from_env(
             request.github_repository,
-            env,
+            secrets.with_held(env),
             api_url=request.github_api_url,
             governor=governor,
             sleep=sleep,
@@ -214,6 +215,7 @@ def push_changes(
                 continue
             committed.append(change)
         if committed:
+            repo_guard.verify(request.repo_root, [request.output_dir, request.home])
             _push(tree, target, branch, client)
     return committed, left_out
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.core import sandbox
 from bot.core.request import Request
 from bot.report.render import before_after, duration
 from bot.report.results import Delivered, RunResult, changes_code, timing_json
@@ -22,6 +23,11 @@ LABEL = "selfimprove"
 MARKER = "<!-- selfimprove:v1"
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 MAX_REASON = 160
+SANDBOX_OFF = (
+    "**The sandbox was off** (--no-sandbox or `sandbox = false`): the project's and the "
+    "candidates' code ran unconfined while these changes were proven. Review them with that "
+    "in mind."
+)
 DRAFTS_UNAVAILABLE = "Draft pull requests are not available in this repository"
 _SLUG_PART = re.compile(r"[^a-z0-9]+")
 
@@ -102,6 +108,8 @@ def body(
         "A person decides: the bot never merges and never pushes to the default branch. "
         "Re-running it updates this pull request.",
     ]
+    if sandbox.label(request) == sandbox.OFF:
+        lines += ["", f"> {SANDBOX_OFF}"]
     if draft_unavailable:
         lines += [
             "",

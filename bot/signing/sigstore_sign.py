@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from bot.core import atomic
+from bot.core import atomic, secrets
 from bot.signing.sigstore_trust import bundle_path, trust_config
 
 T = TypeVar("T")
@@ -62,12 +62,21 @@ def sign_patches(patches: Sequence[Path], deadline: float = DEADLINE_SECONDS) ->
     return outcome
 
 
+# held with the secrets (the URL too: its name matches *_TOKEN_*), shown to sigstore briefly
+OIDC_VARIABLES = (
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "SIGSTORE_ID_TOKEN",
+)
+
+
 def _sign_all(patches: Sequence[Path], written: list[Path]) -> None:
     from sigstore.oidc import IdentityError, IdentityToken, detect_credential
     from sigstore.sign import SigningContext
 
     try:
-        token = detect_credential()
+        with secrets.exposed(*OIDC_VARIABLES):
+            token = detect_credential()
     except IdentityError as exc:
         raise NotSigned(f"the ambient OIDC credential is unusable: {exc}") from None
     if token is None:

@@ -69,8 +69,10 @@ def test_first_failure_stops_the_cascade(bench: GateBench) -> None:
 
 
 def test_candidate_code_cannot_read_the_token(
-    bench: GateBench, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    gate_bench: Callable[..., GateBench], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # unsandboxed, so the spy file reaches the host: the allowlisted environment alone
+    bench = gate_bench(FILES, project="proj", capture=(TARGET,), thresholds=QUICK, sandbox=False)
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_do_not_leak")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-leak")
     spy = tmp_path / "seen-by-candidate.txt"

@@ -109,6 +109,8 @@ STATS = Target(MOD, "pkg.mod", "Stats.total")
 
 
 def lookup_bench(gate_bench: Callable[..., GateBench], *targets: Target, **kw: Any) -> GateBench:
+    # the harness leaves SELFIMPROVE_TEST_MARKERS on the host: unsandboxed, variable passed on
+    kw = {"sandbox": False, "pass_env": ("SELFIMPROVE_TEST_MARKERS",), **kw}
     files = {
         "proj/pyproject.toml": PYPROJECT,
         f"proj/{MOD}": lookup(),

@@ -54,7 +54,7 @@ def test_unit_rejects_a_behaviour_change_the_tests_catch(
 
 
 def test_unit_tells_flaky_from_broken(gate_bench: Callable[..., GateBench], tmp_path: Path) -> None:
-    bench = gate_bench(FILES, project="proj", suite=True)
+    bench = gate_bench(FILES, project="proj", suite=True, sandbox=False)  # the flag is on the host
     flag = tmp_path / "failed-once"
     flaky_tests = TESTS + (
         "\nimport pathlib\n\n"

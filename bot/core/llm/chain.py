@@ -7,10 +7,10 @@ codemods alone, which is not an error.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from bot.core import secrets
 from bot.core.llm.completion import ChatClient
 from bot.core.llm.retry import RetryPolicy
 from bot.core.llm.settings import LLMSettings, ModelSpec
@@ -42,7 +42,7 @@ def connect(
     settings: LLMSettings, environ: Mapping[str, str] | None = None
 ) -> tuple[list[Link], list[str]]:
     """The usable links, in order, and what to tell the user about the rest."""
-    env = os.environ if environ is None else environ
+    env = secrets.environ() if environ is None else environ
     # The SDKs take seconds to import; only a run that has a model to ask pays for them.
     from bot.core.llm.anthropic_client import AnthropicChat
     from bot.core.llm.openai_client import OpenAIChat
