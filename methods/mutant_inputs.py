@@ -168,13 +168,8 @@ def observe(
 ) -> Observed:
     """Call ``target`` inside the checkout at ``checkout`` on every usable input, or on
     ``inputs`` (the base's: a mutant is called on exactly those, receivers rebuilt alike)."""
-    if inputs is None:
-        answer = _harness(request, baseline, checkout, target, {})
-    else:
-        with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
-            given = Path(scratch) / "inputs.json"
-            given.write_text(json.dumps([o.to_input() for o in inputs]))
-            answer = _harness(request, baseline, checkout, target, {"inputs_file": str(given)})
+    given = None if inputs is None else [o.to_input() for o in inputs]
+    answer = _harness(request, baseline, checkout, target, {}, given=given)
     return (
         Observed.from_json(answer) if "inputs" in answer else Observed((), tuple(answer["errors"]))
     )
@@ -189,22 +184,39 @@ def shrink(
     """
     base_root = request.project_path(baseline.root)
     settings = {"base_root": str(base_root), "shrink_seconds": SHRINK_SECONDS}
-    answer = _harness(request, baseline, mutant, target, {**settings, "max_tries": SHRINK_TRIES})
+    more = {**settings, "max_tries": SHRINK_TRIES}
+    answer = _harness(request, baseline, mutant, target, more, also_read=(base_root,))
     if "base" not in answer:
         return Observed((), tuple(answer["errors"])), Observed(())
     return Observed.from_json(answer, "base"), Observed.from_json(answer, "mutant")
 
 
 def _harness(
-    request: Request, baseline: Baseline, checkout: Path, target: Target, more: dict[str, Any]
+    request: Request,
+    baseline: Baseline,
+    checkout: Path,
+    target: Target,
+    more: dict[str, Any],
+    *,
+    given: list[Any] | None = None,
+    also_read: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """The harness's JSON answer in the checkout at ``checkout``, or ``{"errors": (why,)}``."""
+    """The harness's JSON answer in the checkout at ``checkout``, or ``{"errors": (why,)}``.
+
+    ``given`` inputs travel in the call's own scratch folder, the one place beside the
+    checkout the sandboxed harness may read and write; ``also_read`` adds folders it may
+    read (the base project, when shrinking compares the two side by side).
+    """
     if baseline.capture_file is None:
         return {"errors": ("no calls were captured",)}
     project = request.project_path(checkout)
     with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
         output = Path(scratch) / "outcomes.json"
         settings = Path(scratch) / "settings.json"
+        if given is not None:
+            inputs_file = Path(scratch) / "inputs.json"
+            inputs_file.write_text(json.dumps(given))
+            more = {**more, "inputs_file": str(inputs_file)}
         settings.write_text(
             json.dumps(
                 {
@@ -226,7 +238,7 @@ def _harness(
             env=import_path_env(baseline.import_roots, project),
             request=request,
             writable=(Path(scratch),),
-            readable=(baseline.capture_file,),
+            readable=(baseline.capture_file, *also_read),
         )
         if done.timed_out or not output.exists():
             why = "timed out" if done.timed_out else f"exited {done.returncode}: {done.tail(1)}"
