@@ -9,6 +9,7 @@ on a candidate; a red baseline stops the run, since nothing can be proven on it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,10 +115,15 @@ def _drop_uncapturable(
     named = bool(request.targets)
     dropped: set[str] = set()
     for error in errors:
-        about = [t for t in targets if t.key in error]
+        about = [t for t in targets if _names(error, t.key)]
         if named or not about:
             raise UserError(f"cannot record calls: {error}")
         for target in about:
             dropped.add(target.key)
             progress.note(f"{target.key} left out: its calls cannot be recorded ({error})")
     return [t for t in targets if t.key not in dropped]
+
+
+def _names(error: str, key: str) -> bool:
+    """True when ``error`` is about ``key`` itself (``m:f``, not ``m:foo``)."""
+    return re.search(rf"(?<![\w.:]){re.escape(key)}(?![\w.])", error) is not None

@@ -41,12 +41,11 @@ class Session:
 
     def __enter__(self) -> Session:
         interrupt.check()
-        trees = Worktrees(self.request.repo_root, self.request.home, self.run_id)
-        self._trees = trees.__enter__()
+        self._trees = Worktrees(self.request.repo_root, self.request.home, self.run_id).__enter__()
         try:
             self._base = self._trees.add("base", self.request.base_commit)
-        except BaseException as exc:
-            self._close(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            self._close(failed=True)
             raise
         return self
 
@@ -56,20 +55,16 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._close(kind, exc, tb)
+        self._close(failed=exc is not None)
 
-    def _close(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self, *, failed: bool) -> None:
+        """Kill what still runs (on failure), then remove every worktree, whatever happens."""
         try:
-            if exc is not None:
+            if failed:
                 sandbox.kill_all()
         finally:
             if self._trees is not None:
-                self._trees.__exit__(kind, exc, tb)
+                self._trees.close()
                 self._trees = None
 
     @property
