@@ -25,6 +25,7 @@ class Baseline:
     targets: tuple[Target, ...] = ()
     capture_file: Path | None = None
     captured_calls: dict[str, int] = field(default_factory=dict)
+    sampled_calls: dict[str, int] = field(default_factory=dict)  # the first ones: a fair sample
     callers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cache: dict[tuple[str, ...], object] = field(default_factory=dict)
 

@@ -100,6 +100,7 @@ def prepare(
         record = captured.captures.get(target.key, {})
         calls = len(record.get("calls", ()))
         baseline.captured_calls[target.key] = calls
+        baseline.sampled_calls[target.key] = int(record.get("sampled", calls))
         reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
     return baseline, reports
 

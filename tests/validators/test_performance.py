@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.core import sandbox
+from bot.core.baseline import Baseline
 from bot.core.candidate import Target
 from bot.core.harness import HARNESS_DIR
 from bot.core.request import Limits, Thresholds
@@ -392,3 +393,13 @@ def test_replay_equality_survives_cycles() -> None:
     b: list[object] = [1]
     b.append(b)
     assert _load_replay().Comparer(1e-9, 0.0).diff(a, b, "result") is None
+
+
+def test_only_the_random_sample_of_captured_calls_is_timed(tmp_path: Path) -> None:
+    """Calls kept for covering rare lines are checked, never timed: the speed-up must be the
+    one the suite's own mix of calls sees."""
+    baseline = Baseline(tmp_path, tmp_path, {}, ())
+    baseline.captured_calls = {"m:f": 7, "m:g": 3}
+    baseline.sampled_calls = {"m:f": 5}  # m:g comes from a capture without the count
+    fair = performance.fair_sample(baseline, {"m:f": [0, 2, 4, 5, 6], "m:g": [0, 1, 2]})
+    assert fair == {"m:f": [0, 2, 4], "m:g": [0, 1, 2]}

@@ -13,6 +13,10 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
   and the module-level factory that made that call when there was one, each with its
   pickled arguments, and the last calls made on it from outside its module before this
   one (``setup``: ``p.classical(all=True)``); or ``refused`` with the reason.
+  After the reservoir (``sampled`` calls, a fair sample: the only ones timed) come up to
+  half as many again chosen for coverage: among the first calls, each one that ran a
+  line of the target no kept call had run. A line the tests run but never check is where
+  a mutant survives, and a random sample of a hot function's calls easily misses it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ _BUILT: dict[int, tuple[Any, dict[str, Any]]] = {}
 _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up to this many
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
 _SETUP_CALLS = 32  # calls made on a receiver after it was built, the last ones kept
+_TRACED_CALLS = 2000  # the first calls of a target whose lines are traced
 
 
 def _inside_project(path):
@@ -65,15 +70,39 @@ def _b64(data):
 
 
 class _Recorder:
-    """A seeded reservoir of pickled calls to one function."""
+    """A seeded reservoir of pickled calls to one function, and the calls that covered new
+    lines of it (``distinct``)."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, codes):
         self.limit = limit
         self.calls = []
         self.seen = 0
         self.unpicklable = 0
         self.depth = 0
         self.rng = random.Random(0)
+        self.codes = codes  # the target's code objects: its own and those nested in it
+        self.distinct = []
+        self.covered = set()
+
+    def tracing(self):
+        """Whether to trace the lines of this call: an early one, with a place for a new
+        distinct call, and no other tracer (coverage, a debugger) to disturb."""
+        return (
+            self.seen <= _TRACED_CALLS
+            and len(self.distinct) < max(1, self.limit // 2)
+            and sys.gettrace() is None
+        )
+
+    def keep_if_new(self, record, lines):
+        """Keep ``record`` as a distinct call if it ran a line no distinct call ran."""
+        if lines - self.covered and len(self.distinct) < max(1, self.limit // 2):
+            self.covered |= lines
+            self.distinct.append(record)
+
+    def kept(self):
+        """The reservoir, then the distinct calls not already in it."""
+        sampled = {id(record) for record in self.calls}
+        return self.calls + [r for r in self.distinct if id(r) not in sampled]
 
     def slot(self):
         """Where the next call goes in the reservoir, or None to skip recording it."""
@@ -119,7 +148,8 @@ def _wrap(func, recorder, kind="plain"):
         if recorder.depth:  # a recursive call is part of its outermost call
             return func(*args, **kwargs)
         slot = recorder.slot()
-        if slot is None:
+        lines: set[int] | None = set() if recorder.tracing() else None
+        if slot is None and lines is None:
             return _call(func, recorder, args, kwargs)
         kept = args[1:] if kind == "class" else args
         try:
@@ -132,11 +162,11 @@ def _wrap(func, recorder, kind="plain"):
         if kind == "method" and args:
             record["receiver"] = _how_built(args[0])
         try:
-            result = _call(func, recorder, args, kwargs)
+            result = _call(func, recorder, args, kwargs, lines)
         except Exception as exc:
             record["outcome"] = "raise"
             record["error"] = _exception_info(exc)
-            _finish(recorder, slot, record, kept, kwargs)
+            _finish(recorder, slot, record, kept, kwargs, lines)
             raise
         try:
             record["result"] = _b64(pickle.dumps(result, protocol=4))
@@ -144,7 +174,7 @@ def _wrap(func, recorder, kind="plain"):
         except Exception:
             recorder.unpicklable += 1
             return result
-        _finish(recorder, slot, record, kept, kwargs)
+        _finish(recorder, slot, record, kept, kwargs, lines)
         return result
 
     return recorded
@@ -301,21 +331,52 @@ def _watch_construction(cls, targets):
     _UNWRAP.append((cls, "__init__", own))
 
 
-def _call(func, recorder, args, kwargs):
+def _call(func, recorder, args, kwargs, lines=None):
+    """``func(*args, **kwargs)``; with ``lines`` a set, the target's lines it ran go there."""
     recorder.depth += 1
+    if lines is not None:
+        sys.settrace(_line_tracer(recorder.codes, lines))
     try:
         return func(*args, **kwargs)
     finally:
+        if lines is not None:
+            sys.settrace(None)
         recorder.depth -= 1
 
 
-def _finish(recorder, slot, record, args, kwargs):
+def _line_tracer(codes, lines):
+    """A ``sys.settrace`` function that notes the lines run in frames of ``codes`` only."""
+
+    def local(frame, event, arg):
+        if event == "line":
+            lines.add(frame.f_lineno)
+        return local
+
+    def calls(frame, event, arg):
+        return local if frame.f_code in codes else None
+
+    return calls
+
+
+def _codes_of(code):
+    """``code`` and the code objects nested in it (comprehensions, inner functions)."""
+    found = {code}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _codes_of(const)
+    return found
+
+
+def _finish(recorder, slot, record, args, kwargs, lines=None):
     try:
         record["after"] = _b64(pickle.dumps((args, kwargs), protocol=4))
     except Exception:
         recorder.unpicklable += 1
         return
-    recorder.store(slot, record)
+    if slot is not None:
+        recorder.store(slot, record)
+    if lines:
+        recorder.keep_if_new(record, lines)
 
 
 def _resolve(module_name, qualname):
@@ -369,7 +430,7 @@ def _install_capture(settings):
                 "being tested (an installed copy shadows it)"
             )
             continue
-        recorder = _Recorder(settings.get("limit", 50))
+        recorder = _Recorder(settings.get("limit", 50), _codes_of(func.__code__))
         _RECORDERS[key] = recorder
         wrapper = _wrap(func, recorder, kind)
         if kind == "method":
@@ -518,7 +579,8 @@ def _serialise_captures():
             "qualname": qualname,
             "seen": recorder.seen,
             "unpicklable": recorder.unpicklable,
-            "calls": recorder.calls,
+            "sampled": len(recorder.calls),
+            "calls": recorder.kept(),
         }
     return targets
 
