@@ -20,6 +20,7 @@ from libcst.metadata import MetadataWrapper
 from methods.codemods.base import TargetedCodemod, find_targets
 from methods.codemods.rules.dict_comprehension import DictComprehension
 from methods.codemods.rules.hoist_attribute import HoistAttribute
+from methods.codemods.rules.hoist_constant import HoistConstant
 from methods.codemods.rules.hoist_invariant import HoistInvariant
 from methods.codemods.rules.list_comprehension import ListComprehension
 from methods.codemods.rules.memoise import MEMO, Memo, Memoise
@@ -33,6 +34,7 @@ from methods.codemods.rules.string_join import StringJoin
 # accumulator from its loop if it ran before the comprehension rules.
 RULES: tuple[type[TargetedCodemod], ...] = (
     RegexCompile,
+    HoistConstant,
     RedundantListCopy,
     StringJoin,
     ListComprehension,
