@@ -49,6 +49,7 @@ class Outcome:
     receiver: str = "null"  # JSON: how the harness rebuilds the receiver (null: none)
     result: str = ""
     result_literal: bool = False
+    result_type: str = ""  # module:qualname of the result's type
     error_type: str = ""
     error_module: str = ""
     error_message: str = ""
@@ -67,6 +68,7 @@ class Outcome:
             receiver=json.dumps(entry.get("receiver"), sort_keys=True),
             result=str(entry.get("result", "")),
             result_literal=bool(entry.get("result_literal")),
+            result_type=str(entry.get("result_type", "")),
             error_type=str(entry.get("error_type", "")),
             error_module=str(entry.get("error_module", "")),
             error_message=str(entry.get("error_message", "")),
@@ -95,11 +97,16 @@ class Outcome:
         return self.kind not in _UNFINISHED
 
     @property
+    def by_type(self) -> bool:
+        """A result no literal can spell: a test pins its type (the repr may hold an address)."""
+        return self.kind == "return" and not self.result_literal
+
+    @property
     def behaviour(self) -> tuple[str, ...]:
         """Everything a caller can observe, as comparable text."""
         return (
             self.kind,
-            self.result,
+            f"an instance of {self.result_type}" if self.by_type else self.result,
             self.error_module,
             self.error_type,
             self.error_message,
@@ -110,7 +117,8 @@ class Outcome:
     def source_size(self) -> int:
         """How much a test pinning this outcome must spell out: arguments and result."""
         kwargs = sum(len(k) + len(v) for k, v in self.kwargs)
-        return sum(map(len, self.args)) + kwargs + len(self.result) + len(self.error_message)
+        result = len(self.result_type if self.by_type else self.result)
+        return sum(map(len, self.args)) + kwargs + result + len(self.error_message)
 
     @property
     def after_literal(self) -> bool:
@@ -122,9 +130,12 @@ class Outcome:
 
     @property
     def pinnable(self) -> bool:
-        """A test can assert this outcome: a literal result, or a built-in exception."""
+        """A test can assert this outcome: a literal result, the type of another result
+        (one a test can name), or a built-in exception."""
         if self.kind == "return":
-            return self.result_literal
+            return self.result_literal or bool(
+                self.result_type and "<locals>" not in self.result_type
+            )
         return self.kind == "raise" and self.error_module == "builtins"
 
 

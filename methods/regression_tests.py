@@ -59,6 +59,13 @@ def _expect(call: str, base: Outcome) -> list[str]:
             f"with pytest.raises({base.error_type}, match={pattern!r}):",
             f"    {call}",
         ]
+    if base.by_type:
+        module, _, qualname = base.result_type.partition(":")
+        return [
+            f"result = {call}",
+            f"assert type(result).__module__ == {module!r}",
+            f"assert type(result).__qualname__ == {qualname!r}",
+        ]
     if base.result in _SINGLETONS:
         return [f"assert {call} is {base.result}"]
     return [f"assert {call} == {base.result}"]

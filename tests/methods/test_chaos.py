@@ -260,8 +260,60 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     assert pinned is not None and pinned.base.args == ("1000",)
     same = Observed(base.outcomes)
     assert disagreement(base, same) is None
-    unwritable = Observed((_outcome("1", result="<object>", result_literal=False),))
+    local = {"result_literal": False, "result_type": "shop:make.<locals>.Box"}
+    unwritable = Observed((_outcome("1", result="<Box at 0x1>", **local),))
     assert disagreement(unwritable, Observed((_outcome("1", result="2"),))) is None
+    named = {"result_literal": False, "result_type": "gettext:NullTranslations"}
+    objects = Observed((_outcome("1", result="<NullTranslations at 0x1>", **named),))
+    elsewhere = Observed((_outcome("1", result="<NullTranslations at 0x2>", **named),))
+    assert disagreement(objects, elsewhere) is None  # the same type: only the address differs
+    by_type = disagreement(objects, Observed((_outcome("1", result="None"),)))
+    assert by_type is not None and by_type.base.by_type
     huge = repr(list(range(200)))  # a test that spells this out helps nobody
     too_long = Observed((_outcome(huge, result="1"),))
     assert disagreement(Observed((_outcome(huge),)), too_long) is None
+
+
+RATIO = '''\
+import fractions
+
+
+def ratio(a, b):
+    """``a / b`` exactly, or None when ``b`` is 0."""
+    if b:
+        return fractions.Fraction(a, b)
+    return None
+'''
+
+RATIO_TESTS = """\
+from ratio import ratio
+
+
+def test_ratio_runs():
+    ratio(1, 2)
+"""
+
+
+def test_a_result_no_literal_spells_is_pinned_by_its_type(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """``Fraction(1, 2)`` is no literal, yet a mutant returning None is told apart by type."""
+    target = Target(file="ratio.py", module="ratio", qualname="ratio")
+    bench = gate_bench({"ratio.py": RATIO, "tests/test_ratio.py": RATIO_TESTS}, capture=(target,))
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    (mutant,) = [
+        m for m in mutations.mutants(RATIO, "ratio") if m.operator == "return-none" and m.line == 7
+    ]
+    mutant_root = bench.worktrees.add("mutant", bench.request.base_commit)
+    (mutant_root / "ratio.py").write_text(mutant.source)
+    pinned = disagreement(
+        base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+    )
+    assert pinned is not None and pinned.base.result_type == "fractions:Fraction"
+    text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+    assert "assert type(result).__qualname__ == 'Fraction'" in text, text
+    base_root = bench.worktrees.add("base", bench.request.base_commit)
+    for root in (base_root, mutant_root):
+        (root / "tests/test_pinned.py").write_text(text)
+    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+    assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text

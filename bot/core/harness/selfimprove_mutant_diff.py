@@ -33,8 +33,9 @@ The answer: ``{"inputs": [...], "errors": [...], "refused": {...}}``; each input
 ``args`` (source of each positional argument), ``kwargs``, ``callee`` (what a test calls),
 ``setup`` (lines a test runs first: the receiver built and set up), ``imports`` (``[module,
 name]`` pairs it needs), ``derived`` and ``outcome`` ("return",
-"raise" or "timeout") with ``result`` (its repr) and ``result_literal`` (whether that repr
-reads back as the same value), or ``error_type``/``error_module``/``error_message``;
+"raise" or "timeout") with ``result`` (its repr), ``result_literal`` (whether that repr
+reads back as the same value) and ``result_type`` (``module:qualname``: a test pins a result
+that is not a literal by its type), or ``error_type``/``error_module``/``error_message``;
 ``after`` is the repr of the arguments after the call (in-place changes count as
 behaviour).
 """
@@ -263,6 +264,7 @@ def _outcome(
     else:
         outcome = {"outcome": "return", "result": repr(result)}
         outcome["result_literal"] = _literal_source(result) is not None
+        outcome["result_type"] = f"{type(result).__module__}:{type(result).__qualname__}"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     outcome["after"] = repr((args, kwargs))
@@ -276,14 +278,24 @@ def _call(target: Target, entry: dict[str, Any], timeout: float) -> dict[str, An
 
 
 def _behaviour(outcome: dict[str, Any]) -> tuple[Any, ...]:
+    """What a test can tell apart: a result that is not a literal only by its type (its
+    repr may hold an address that differs on every run)."""
     fields = ("outcome", "result", "error_module", "error_type", "error_message", "after")
-    return tuple(outcome.get(f) for f in fields)
+    seen = [outcome.get(f) for f in fields]
+    if outcome.get("outcome") == "return" and not outcome.get("result_literal"):
+        seen[1] = f"an instance of {outcome.get('result_type')}"
+    return tuple(seen)
 
 
 def _pinnable(outcome: dict[str, Any]) -> bool:
     if outcome["outcome"] == "return":
-        return bool(outcome["result_literal"])
+        return bool(outcome["result_literal"]) or _named(str(outcome.get("result_type", "")))
     return bool(outcome["outcome"] == "raise" and outcome["error_module"] == "builtins")
+
+
+def _named(result_type: str) -> bool:
+    """Whether a test can name this type: not one defined inside a function."""
+    return bool(result_type) and "<locals>" not in result_type
 
 
 def observe(settings: dict[str, Any], target: Target, records: list[Any]) -> dict[str, Any]:
