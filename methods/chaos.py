@@ -124,7 +124,7 @@ def _blind_to(
 ) -> str | None:
     """Why the suite cannot see mutants at all (it passes with the sentinel), or None."""
     with checkout(_mutant_diff(ctx, target, guard)) as root:
-        if _suite_kills(ctx, root, timeout):
+        if _suite_kills(ctx, root, target, timeout):
             return None
     return (
         f"the suite still passes when {target.qualname} raises at entry (does it import "
@@ -150,17 +150,27 @@ def _mutant_timeout(ctx: MethodContext) -> float:
     return min(ctx.request.limits.test_timeout, max(10.0, 3 * seconds + 5))
 
 
-def _suite_kills(ctx: MethodContext, root: Path, timeout: float) -> bool:
+def _suite_kills(ctx: MethodContext, root: Path, target: Target, timeout: float) -> bool:
     """Whether the suite notices that the checkout at ``root`` differs from the base.
 
-    A timeout counts as noticed (the mutant made a loop endless, say); so does a test that
-    passed on the base and now fails or does not run.
+    Only the tests that called the target while the suite was captured run, when capture
+    knows them: a mutant changes the target's body alone, so no other test can notice it
+    (a target also called outside any test, at import say, gets the whole suite). A timeout
+    counts as noticed (the mutant made a loop endless, say); so does a test that passed on
+    the base and now fails or does not run.
     """
+    watching = ctx.baseline.tests_calling.get(target.key)
+    expected = ctx.baseline.passed_tests
+    if watching is not None:
+        expected = expected & frozenset(watching)
+        if not expected:
+            return False  # no passing test calls it: none can notice
     # --exitfirst: the first failing test is enough, and most mutants fail early.
-    suite = run_suite(ctx.request, root, only=["--exitfirst"], timeout=timeout)
+    select = sorted(expected) if watching is not None else ()
+    suite = run_suite(ctx.request, root, only=["--exitfirst"], select=select, timeout=timeout)
     if suite.completed.timed_out:
         return True
-    return any(suite.outcomes.get(t) != "passed" for t in ctx.baseline.passed_tests)
+    return any(suite.outcomes.get(t) != "passed" for t in expected)
 
 
 def _survivors(
@@ -183,7 +193,7 @@ def _survivors(
     cases: list[Case] = []
     for index, mutant in enumerate(found, 1):
         with checkout(_mutant_diff(ctx, target, mutant)) as root:
-            if _suite_kills(ctx, root, timeout):
+            if _suite_kills(ctx, root, target, timeout):
                 continue
             pinned, why = _told_apart(ctx, root, target, base, [c.pinned.base for c in cases])
             if pinned is None:

@@ -185,6 +185,15 @@ def test_capture_records_arguments_after_results_and_exceptions(project: Path) -
     assert gen["calls"] == [] and gen["unpicklable"] == 1  # generators are not pinned
     (deposit,) = captures["pkg.mod:Account.deposit"]["calls"]
     assert _blob(deposit["result"]) == 15
+    assert captures["pkg.mod:picky"]["tests"] == ["tests/test_mod.py::test_exception"]
+    assert slow["tests"] == ["tests/test_mod.py::test_slow"]  # through a test's own helper
+
+
+def test_select_runs_only_the_named_tests_of_what_the_command_collects(project: Path) -> None:
+    request = make_request(project, "proj")
+    wanted = ["tests/test_mod.py::test_rare", "tests/test_mod.py::test_method"]
+    ran = run_suite(request, project, select=wanted)
+    assert ran.exitstatus == 0 and ran.outcomes == dict.fromkeys(wanted, "passed")
 
 
 def test_capture_keeps_a_call_that_ran_a_rare_line(project: Path) -> None:

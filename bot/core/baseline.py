@@ -26,6 +26,8 @@ class Baseline:
     capture_file: Path | None = None
     captured_calls: dict[str, int] = field(default_factory=dict)
     sampled_calls: dict[str, int] = field(default_factory=dict)  # the first ones: a fair sample
+    # The tests that called each target; absent when it was also called outside any test.
+    tests_calling: dict[str, tuple[str, ...]] = field(default_factory=dict)
     callers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cache: dict[tuple[str, ...], object] = field(default_factory=dict)
 

@@ -70,16 +70,20 @@ def run_suite(
     profile: bool = False,
     capture: Sequence[Target] = (),
     only: Sequence[str] = (),
+    select: Sequence[str] = (),
     timeout: float | None = None,
 ) -> SuiteRun:
     """Run the suite in the checkout at ``root`` (a worktree) and collect the harness report.
 
-    ``only`` restricts the run to some test node ids (used to re-run failures).
+    ``only`` adds arguments to the test command (node ids, to re-run failures); ``select``
+    runs only these node ids of what the command collects (the command may name paths).
     """
     project = request.project_path(root)
     with tempfile.TemporaryDirectory(prefix="selfimprove-suite-") as scratch:
         report_path = Path(scratch) / "report.json"
         config: dict[str, Any] = {"report": str(report_path), "profile": profile}
+        if select:
+            config["select"] = list(select)
         if capture:
             config["capture"] = {
                 "targets": [{"module": t.module, "qualname": t.qualname} for t in capture],

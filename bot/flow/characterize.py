@@ -101,6 +101,8 @@ def prepare(
         calls = len(record.get("calls", ()))
         baseline.captured_calls[target.key] = calls
         baseline.sampled_calls[target.key] = int(record.get("sampled", calls))
+        if record.get("tests") is not None:
+            baseline.tests_calling[target.key] = tuple(record["tests"])
         reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
     return baseline, reports
 

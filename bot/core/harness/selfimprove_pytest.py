@@ -17,6 +17,9 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
   half as many again chosen for coverage: among the first calls, each one that ran a
   line of the target no kept call had run. A line the tests run but never check is where
   a mutant survives, and a random sample of a hot function's calls easily misses it.
+  ``tests`` lists the tests during which the target was called (null if it was also called
+  outside any test): only they can notice a change to its body.
+* ``select``: only these test node ids run (the others are deselected after collection).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up t
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
 _SETUP_CALLS = 32  # calls made on a receiver after it was built, the last ones kept
 _TRACED_CALLS = 2000  # the first calls of a target whose lines are traced
+_RUNNING: list[str | None] = [None]  # the node id of the test running now
 
 
 def _inside_project(path):
@@ -83,6 +87,7 @@ class _Recorder:
         self.codes = codes  # the target's code objects: its own and those nested in it
         self.distinct = []
         self.covered = set()
+        self.tests = set()  # node ids of the tests it was called in (None: outside any)
 
     def tracing(self):
         """Whether to trace the lines of this call: an early one, with a place for a new
@@ -147,6 +152,7 @@ def _wrap(func, recorder, kind="plain"):
     def recorded(*args, **kwargs):
         if recorder.depth:  # a recursive call is part of its outermost call
             return func(*args, **kwargs)
+        recorder.tests.add(_RUNNING[0])
         slot = recorder.slot()
         lines: set[int] | None = set() if recorder.tracing() else None
         if slot is None and lines is None:
@@ -479,6 +485,27 @@ def pytest_runtestloop(session):
                 setattr(holder, name, func)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _RUNNING[0] = item.nodeid
+    try:
+        yield
+    finally:
+        _RUNNING[0] = None
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = _CONFIG.get("select")
+    if not wanted:
+        return
+    wanted = set(wanted)
+    keep = [item for item in items if item.nodeid in wanted]
+    dropped = [item for item in items if item.nodeid not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 def pytest_runtest_logreport(report):
     previous = _OUTCOMES.get(report.nodeid)
     if report.failed:
@@ -580,6 +607,7 @@ def _serialise_captures():
             "seen": recorder.seen,
             "unpicklable": recorder.unpicklable,
             "sampled": len(recorder.calls),
+            "tests": None if None in recorder.tests else sorted(recorder.tests),
             "calls": recorder.kept(),
         }
     return targets
