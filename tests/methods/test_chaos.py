@@ -317,3 +317,39 @@ def test_a_result_no_literal_spells_is_pinned_by_its_type(
         (root / "tests/test_pinned.py").write_text(text)
     assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
     assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
+
+
+TIER = '''\
+def tier(n):
+    """Small up to 100 items, large above."""
+    if n <= 100:
+        return "small"
+    return "large"
+'''
+
+TIER_TESTS = """\
+from tier import tier
+
+
+def test_tiers():
+    assert tier(5) == "small"
+    assert tier(500) == "large"
+"""
+
+
+def test_a_number_written_in_the_function_is_tried_as_an_argument(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """``<=`` flipped to ``<`` differs only at 100: neither 5, 500 nor their neighbours show
+    it, the function's own constant does."""
+    target = Target(file="tier.py", module="tier", qualname="tier")
+    bench = gate_bench({"tier.py": TIER, "tests/test_tier.py": TIER_TESTS}, capture=(target,))
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    (mutant,) = [m for m in mutations.mutants(TIER, "tier") if "`<=` -> `<`" in m.description]
+    mutant_root = bench.worktrees.add("mutant", bench.request.base_commit)
+    (mutant_root / "tier.py").write_text(mutant.source)
+    pinned = disagreement(
+        base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+    )
+    assert pinned is not None and pinned.base.args == ("100",), pinned
+    assert pinned.base.result == "'small'" and pinned.mutant.result == "'large'"

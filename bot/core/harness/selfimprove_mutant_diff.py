@@ -14,7 +14,8 @@ those can be written into a regression test as source. Each is called on a fresh
 the base's answer and a mutant's answer line up index by index and the bot compares them
 without ever unpickling anything. Derived inputs are simple neighbours of captured ones:
 an integer or float argument moved by one, to 0 or negated, an empty string or container
-in place of one, a short tuple with two elements swapped or one moved.
+in place of one, a short tuple with two elements swapped or one moved; then a number
+argument set to each number written in the function (and, for integers, one either side).
 
 A method is called on a receiver rebuilt for every call from how the capture saw it built
 (``selfimprove_receivers.py``): ``engine().plural_noun("cat")``, or after the calls that set
@@ -65,6 +66,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _MAX_TIMEOUTS = 3
 _UNLIMITED = 10**7  # characters: a captured input shrink mode may start from
 _SWAPPED = 4  # tuples up to this long get swapped and moved variants
+_CODE_NUMBERS = 8  # numbers from the function's own code tried as arguments
 
 
 class CallTimeout(BaseException):
@@ -118,20 +120,57 @@ def _neighbours(value: Any) -> list[Any]:
     return []
 
 
-def _derived(args: list[str], kwargs: dict[str, str]) -> list[tuple[list[str], dict[str, str]]]:
-    """Each positional and keyword argument replaced, one at a time, by a neighbour."""
+def _derived(
+    args: list[str],
+    kwargs: dict[str, str],
+    near: Callable[[Any], list[Any]] = _neighbours,
+) -> list[tuple[list[str], dict[str, str]]]:
+    """Each positional and keyword argument replaced, one at a time, by one ``near`` it."""
     found: list[tuple[list[str], dict[str, str]]] = []
     for index, text in enumerate(args):
-        for other in _neighbours(ast.literal_eval(text)):
+        for other in near(ast.literal_eval(text)):
             source = _literal_source(other)
             if source is not None:
                 found.append(([*args[:index], source, *args[index + 1 :]], kwargs))
     for name, text in kwargs.items():
-        for other in _neighbours(ast.literal_eval(text)):
+        for other in near(ast.literal_eval(text)):
             source = _literal_source(other)
             if source is not None:
                 found.append((args, {**kwargs, name: source}))
     return found
+
+
+def _code_numbers(func: Any) -> list[int | float]:
+    """The numbers written in ``func``'s body (and in functions nested in it), 0 and 1 aside.
+
+    A comparison with a constant (``n <= 1_000_000``) is where a flipped ``<=`` hides; an
+    argument at the constant, or one either side of it, is the input that shows it.
+    """
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    found: list[int | float] = []
+    todo = [code] if code is not None else []
+    while todo and len(found) < _CODE_NUMBERS:
+        for const in todo.pop().co_consts:
+            if hasattr(const, "co_consts"):
+                todo.append(const)
+            elif type(const) in (int, float) and const not in (0, 1, -1) and const not in found:
+                found.append(const)
+    return found[:_CODE_NUMBERS]
+
+
+def _at_numbers(numbers: list[int | float]) -> Callable[[Any], list[Any]]:
+    """For a number argument: each of ``numbers`` (of its type) and, for integers, either
+    side of it."""
+
+    def near(value: Any) -> list[Any]:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return []
+        if isinstance(value, int):
+            whole = [n for n in numbers if isinstance(n, int)]
+            return [m for n in whole for m in (n, n - 1, n + 1) if m != value]
+        return [float(n) for n in numbers if float(n) != value]
+
+    return near
 
 
 class Target:
@@ -225,9 +264,11 @@ def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: i
     found: list[dict[str, Any]] = []
     captured = [e for e in (target.entry(r, longest) for r in records) if e is not None]
     candidates = list(captured)
-    for entry in captured:
-        for args, kwargs in _derived(entry["args"], entry["kwargs"]):
-            candidates.append({**entry, "args": args, "kwargs": kwargs, "derived": True})
+    at_numbers = _at_numbers(_code_numbers(target.resolve(target.key)))
+    for near in (_neighbours, at_numbers):  # the simple neighbours of every input come first
+        for entry in captured:
+            for args, kwargs in _derived(entry["args"], entry["kwargs"], near):
+                candidates.append({**entry, "args": args, "kwargs": kwargs, "derived": True})
     for entry in candidates:
         key = json.dumps([entry["receiver"], entry["args"], entry["kwargs"]], sort_keys=True)
         if key in seen:
