@@ -62,8 +62,9 @@ def insert_after_imports(
     module: cst.Module, statements: Sequence[cst.SimpleStatementLine], imports: Sequence[str] = ()
 ) -> cst.Module:
     """``module`` with ``import name`` lines for ``imports`` (where isort would put a
-    standard-library import) and ``statements`` after its docstring and top-level imports,
-    the first spot every later line can see."""
+    standard-library import) and ``statements`` after its docstring and the last top-level
+    import before the first def or class: the first spot every later line can see, and one
+    where every import the new lines may use has run."""
     body: list[_Statement] = list(module.body)
     for name in imports:
         added = cst.SimpleStatementLine([cst.Import([cst.ImportAlias(cst.Name(name))])])
@@ -74,10 +75,10 @@ def insert_after_imports(
         body.insert(spot, added)
     spot = 0
     for index, line in enumerate(body):
-        if (index == 0 and _is_docstring(line)) or _is_import(line):
-            spot = index + 1
-        else:
+        if isinstance(line, cst.FunctionDef | cst.ClassDef):
             break
+        if (index == 0 and _is_docstring(line)) or _is_import(line):
+            spot = index + 1  # the last import before any def (`import re` after a `try:`)
     if statements:
         first = statements[0].with_changes(leading_lines=[cst.EmptyLine()] if spot else [])
         body[spot:spot] = [first, *statements[1:]]

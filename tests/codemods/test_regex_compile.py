@@ -113,3 +113,40 @@ class TestRegexCompile(RuleTest):
         self.assertIn('re.compile("^x.*$", re.M | re.I)', after)
         self.assertIn('re.compile("[aeiou]", re.I)', after)
         self.assertIn("_FIELDS_PATTERN_2.split(line, 1)", after)
+
+
+class TestRegexCompileAfterLateImports(RuleTest):
+    TRANSFORM: type[Codemod] = RegexCompile
+
+    def test_the_pattern_goes_after_an_import_that_follows_a_try_block(self) -> None:
+        before = """
+            from importlib.metadata import version
+
+            try:
+                __version__ = version("x")
+            except Exception:
+                __version__ = "0"
+
+            import re
+
+
+            def words(s):
+                return re.findall(r"\\w+", s)
+        """
+        after = """
+            from importlib.metadata import version
+
+            try:
+                __version__ = version("x")
+            except Exception:
+                __version__ = "0"
+
+            import re
+
+            _WORDS_PATTERN = re.compile(r"\\w+")
+
+
+            def words(s):
+                return _WORDS_PATTERN.findall(s)
+        """
+        self.assertCodemod(before, after, target_qualname="words")
