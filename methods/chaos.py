@@ -197,7 +197,8 @@ def _survivors(
                 continue
             pinned, why = _told_apart(ctx, root, target, base, [c.pinned.base for c in cases])
             if pinned is None:
-                why += _second_look(ctx, target, mutant, tried=bool(base.outcomes))
+                if not why.startswith(mutant_inputs.DIFFERS):  # the outputs did not all match
+                    why += _second_look(ctx, target, mutant, tried=bool(base.outcomes))
                 survivors.append(Survivor(index, mutant, None, why))
                 continue
             same = [c for c in cases if c.pinned.base == pinned.base]
@@ -238,6 +239,9 @@ def _told_apart(
     found = mutant_inputs.disagreement(*shrunk)
     if found is not None:
         return found, ""
+    differs = mutant_inputs.unpinned(base, observed)
+    if differs:
+        return None, differs + _errors(base, observed, shrunk[0])
     if base.outcomes:
         why = f"none of {len(base.outcomes)} captured or derived input(s) tells it from the base"
     else:

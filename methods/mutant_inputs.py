@@ -30,6 +30,7 @@ CALL_TIMEOUT = 2.0
 MAX_INPUTS = 200
 MAX_SOURCE = 1000  # characters of arguments written as source, per input
 MAX_PINNED = 400  # characters of arguments and result a test may spell out
+DIFFERS = "it differs from the base on"  # how a survivor's note begins when inputs told it apart
 SHRINK_SECONDS = 20.0  # per survivor
 SHRINK_TRIES = 2000  # smaller inputs tried per survivor
 _UNFINISHED = ("timeout", "aborted")
@@ -267,20 +268,7 @@ def disagreement(
     mutants); then one where the mutant finishes (a hanging mutant makes a slow test);
     then the shortest (the test reads best).
     """
-    pairs = [
-        Disagreement(b, m)
-        for b, m in zip(base.outcomes, mutant.outcomes, strict=False)
-        if b.call == m.call
-    ]
-    usable = [
-        d
-        for d in pairs
-        if d.base.finished
-        and d.base.pinnable
-        and d.base.source_size <= MAX_PINNED
-        and d.base.behaviour != d.mutant.behaviour
-        and (not d.only_in_arguments or d.base.after_literal)
-    ]
+    usable = [d for d in _differing(base, mutant) if _unpinnable(d) is None]
     taken = {o.call for o in pinned}
 
     def rank(d: Disagreement) -> tuple[bool, bool, int]:
@@ -288,3 +276,36 @@ def disagreement(
         return (not pinned_before, not d.mutant.finished, d.base.source_size)
 
     return min(usable, key=rank, default=None)
+
+
+def _differing(base: Observed, mutant: Observed) -> list[Disagreement]:
+    """The inputs, called alike on both, where the mutant behaves otherwise."""
+    return [
+        Disagreement(b, m)
+        for b, m in zip(base.outcomes, mutant.outcomes, strict=False)
+        if b.call == m.call and b.behaviour != m.behaviour
+    ]
+
+
+def _unpinnable(found: Disagreement) -> str | None:
+    """Why no test can pin the base's side of ``found``, or None when one can."""
+    base = found.base
+    if not base.finished:
+        return "the base did not finish either"
+    if not base.pinnable:
+        if base.kind == "raise":
+            return f"the base raises {base.error_module}.{base.error_type}, not a built-in error"
+        return f"the base returns {base.result_type or 'an object'}, which no test can name"
+    if base.source_size > MAX_PINNED:
+        return f"the input and answer take {base.source_size} characters to write"
+    if found.only_in_arguments and not base.after_literal:
+        return "only how it changes its arguments differs, and they cannot be written back"
+    return None
+
+
+def unpinned(base: Observed, mutant: Observed) -> str:
+    """Where the mutant differs but no test can pin it: how often and why, or ""."""
+    reasons = [why for d in _differing(base, mutant) if (why := _unpinnable(d)) is not None]
+    if not reasons:
+        return ""
+    return f"{DIFFERS} {len(reasons)} input(s), but no test can pin one: {reasons[0]}"

@@ -20,7 +20,7 @@ from bot.core.baseline import Baseline
 from bot.core.candidate import Target
 from bot.core.diffs import new_file_diff, reverse_diff
 from methods import mutations
-from methods.mutant_inputs import Observed, Outcome, disagreement, observe
+from methods.mutant_inputs import DIFFERS, Observed, Outcome, disagreement, observe, unpinned
 from methods.regression_tests import (
     Case,
     new_test_path,
@@ -259,10 +259,12 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     pinned = disagreement(base, mutant, [_outcome("1000")])
     assert pinned is not None and pinned.base.args == ("1000",)
     same = Observed(base.outcomes)
-    assert disagreement(base, same) is None
+    assert disagreement(base, same) is None and unpinned(base, same) == ""
     local = {"result_literal": False, "result_type": "shop:make.<locals>.Box"}
     unwritable = Observed((_outcome("1", result="<Box at 0x1>", **local),))
     assert disagreement(unwritable, Observed((_outcome("1", result="2"),))) is None
+    why = unpinned(unwritable, Observed((_outcome("1", result="2"),)))
+    assert why.startswith(DIFFERS) and "shop:make.<locals>.Box, which no test can name" in why
     named = {"result_literal": False, "result_type": "gettext:NullTranslations"}
     objects = Observed((_outcome("1", result="<NullTranslations at 0x1>", **named),))
     elsewhere = Observed((_outcome("1", result="<NullTranslations at 0x2>", **named),))
