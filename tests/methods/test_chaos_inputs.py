@@ -79,11 +79,42 @@ class Tally:
         return self.total
 
 
+class Switch:
+    def __init__(self):
+        self.loud = False
+
+    def turn(self, loud):
+        self.loud = loud
+
+    def say(self, word):
+        return word.upper() if self.loud else word
+
+    def both(self, word):
+        saved, self.loud = self.loud, True  # set from inside: no outside call did this
+        try:
+            return self.say(word)
+        finally:
+            self.loud = saved
+
+
+WORD = re.compile(r"\\A\\s*(.+?)\\s*\\Z")
+
+
+class Lines:
+    def first(self, text):
+        if not text:
+            raise ValueError("no text")
+        found = WORD.search(text)
+        if not found:
+            return text
+        return found.group(1)
+
+
 DEFAULT = Greeter("Hi")
 """
 
 GREET_TESTS = """\
-from greet import DEFAULT, Greeter, Tally, tokenizer
+from greet import DEFAULT, Greeter, Lines, Switch, Tally, tokenizer
 
 
 def test_greet():
@@ -111,6 +142,16 @@ def test_tally():
     other = Tally()
     other.total = 7
     assert other.add(1) == 8
+
+
+def test_switch():
+    switch = Switch()
+    switch.turn(1)
+    assert switch.both("a") == "A"
+
+
+def test_lines():
+    assert Lines().first("  a b ") == "a b"
 """
 
 
@@ -120,7 +161,15 @@ def _target(qualname: str, module: str = "greet") -> Target:
 
 GREET_TARGETS = tuple(
     _target(q)
-    for q in ("Greeter.greet", "Greeter.shout", "Greeter.polite", "Tokenizer.count", "Tally.add")
+    for q in (
+        "Greeter.greet",
+        "Greeter.shout",
+        "Greeter.polite",
+        "Tokenizer.count",
+        "Tally.add",
+        "Switch.say",
+        "Lines.first",
+    )
 )
 
 
@@ -143,7 +192,7 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     greet_bench: GateBench,
 ) -> None:
     bench = greet_bench
-    greet, shout, polite, count, add = GREET_TARGETS
+    greet, shout, polite, count, add, say, _ = GREET_TARGETS
 
     def base(target: Target) -> Observed:
         return observe(bench.request, bench.baseline, bench.baseline.root, target)
@@ -172,6 +221,9 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     assert set_up.setup == ("receiver = Tally()", "receiver.add(2)") and set_up.result == "5"
     [(why, times)] = added.refused
     assert times == 1 and "builds a different receiver" in why and "0 != 7" in why, why
+    # A receiver equal to the suite's, though not in type (``loud`` is 1 where it held True),
+    # stands in for it: a test made on it is proven by running it anyway.
+    assert _callees(base(say)) == {"receiver.say": [("'a'",)]}
     # Static and class methods are called through their class (no cls among the arguments).
     assert _callees(base(shout)) == {"Greeter.shout": [("'hi'",)]}
     assert _callees(base(polite)) == {"Greeter.polite": [("'Bo'",)]}
@@ -208,6 +260,25 @@ def test_a_method_mutant_is_killed_by_a_test_through_a_rebuilt_receiver(
         (where / "tests/test_pinned.py").write_text(text)
     assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
     assert run_pytest(root, "tests/test_pinned.py").returncode == 1, text
+
+
+def test_multi_line_text_reaches_a_branch_no_recorded_call_did(greet_bench: GateBench) -> None:
+    """``return text`` -> ``return None`` runs only where the pattern finds no word: blank
+    or empty text is refused first, so only text on two lines reaches it."""
+    bench = greet_bench
+    target = GREET_TARGETS[-1]
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    [mutant] = [
+        m
+        for m in mutations.mutants(GREET, target.qualname)
+        if m.description == "`return text` -> `return None`"
+    ]
+    root = bench.worktrees.add("mutant", bench.request.base_commit)
+    (root / "greet.py").write_text(mutant.source)
+    pinned = disagreement(base, observe(bench.request, bench.baseline, root, target, base.outcomes))
+    assert pinned is not None, [o.args for o in base.outcomes]
+    assert pinned.base.derived and pinned.base.args == (repr("  a b \n  a b "),)
+    assert pinned.base.result == pinned.base.args[0] and pinned.mutant.result == "None"
 
 
 def test_adversarial_derives_edge_cases_for_method_arguments(

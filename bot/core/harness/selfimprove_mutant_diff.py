@@ -14,7 +14,8 @@ those can be written into a regression test as source. Each is called on a fresh
 the base's answer and a mutant's answer line up index by index and the bot compares them
 without ever unpickling anything. Derived inputs are simple neighbours of captured ones:
 an integer or float argument moved by one, to 0 or negated, an empty string or container
-in place of one, a short tuple with two elements swapped or one moved.
+in place of one, a string cut to its first character, a blank one, or one written twice on
+two lines, a short tuple with two elements swapped or one moved.
 
 A method is called on a receiver rebuilt for every call from how the capture saw it built
 (``selfimprove_receivers.py``): ``engine().plural_noun("cat")``, or after the calls that set
@@ -109,7 +110,9 @@ def _neighbours(value: Any) -> list[Any]:
         moved = [0.0, -value, value + 1.0, value - 1.0] if math.isfinite(value) else [0.0]
         return [m for m in moved if m != value or math.copysign(1, m) != math.copysign(1, value)]
     if isinstance(value, str) and value:
-        return ["", value[:1]]
+        # Blank and multi-line text: where a pattern without re.DOTALL or a strip() finds
+        # nothing, and a function's "no word here" branch runs.
+        return ["", value[:1], " ", f"{value}\n{value}"]
     if type(value) is tuple and 1 < len(value) <= _SWAPPED:
         return [(), *_tuple_neighbours(value)]
     if isinstance(value, (list, tuple, dict)) and value:

@@ -82,11 +82,18 @@ def _state(value: Any) -> dict[str, Any]:
 
 
 class Comparer:
-    """Recursive equality with float tolerance; returns the first difference, or None."""
+    """Recursive equality with float tolerance; returns the first difference, or None.
 
-    def __init__(self, rel_tol: float, abs_tol: float) -> None:
+    ``equal_numbers`` lets numbers of different types that compare equal (``1`` and
+    ``True``, ``2`` and ``2.0``) pass: for receivers, whose state need only be equal, not
+    identical in type; a call's outcome keeps the strict check (``1`` for ``True`` is a
+    change a caller can see).
+    """
+
+    def __init__(self, rel_tol: float, abs_tol: float, *, equal_numbers: bool = False) -> None:
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
+        self.equal_numbers = equal_numbers
         self.seen: set[tuple[int, int]] = set()
         self.alive: list[tuple[Any, Any]] = []  # keeps ids in ``seen`` from being reused
 
@@ -94,6 +101,8 @@ class Comparer:
         if got is want:
             return None
         if type(got) is not type(want):
+            if self.equal_numbers and _equal_numbers(got, want):
+                return None
             return f"{where}: {type(got).__name__} {_short(got)} != {type(want).__name__}"
         if depth > _MAX_DEPTH:
             return f"{where}: nested too deeply to compare"
@@ -133,6 +142,12 @@ class Comparer:
         if _has_custom_eq(got):
             return None if _truth(got == want) else f"{where}: {_short(got)} != {_short(want)}"
         return self.diff(_state(got), _state(want), f"{where}.__dict__", depth + 1)
+
+
+def _equal_numbers(got: Any, want: Any) -> bool:
+    """Both are plain numbers (bool, int, float) and equal: ``1 == True``, ``2 == 2.0``."""
+    plain = (bool, int, float)
+    return type(got) in plain and type(want) in plain and bool(got == want)
 
 
 def _truth(result: Any) -> bool:
