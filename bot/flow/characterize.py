@@ -100,7 +100,8 @@ def prepare(
         record = captured.captures.get(target.key, {})
         calls = len(record.get("calls", ()))
         baseline.captured_calls[target.key] = calls
-        reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
+        kind = baseline.target_kinds[target.key] = str(record.get("kind", "plain"))
+        reports.append(TargetReport(target, calls, int(record.get("seen", 0)), kind))
     return baseline, reports
 
 

@@ -15,7 +15,8 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
+from typing import Any
 
 import git
 import pytest
@@ -426,6 +427,10 @@ def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
     report = json.loads(done.stdout)
     (candidate,) = report["candidates"]
     assert candidate["accepted"], candidate
+    # The report says the target is a method, and on how many recorded calls chaos could
+    # rebuild its receiver (the corpus table's column).
+    (target,) = report["targets"]
+    assert (target["kind"], target["rebuilt_receivers"]) == ("method", 3), target
     notes = "\n".join(report["notes"])
     # Removing the raise survives: no recorded or derived total is negative, and the
     # second look says so, naming the line.
@@ -441,3 +446,67 @@ def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
     (repo / "shop.py").write_text(SHOP.replace("total >= self", "total > self"))
     assert run_pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
     assert run_pytest(repo, new_test).returncode == 1
+
+
+RECOMPILED = '''\
+import ast
+import inspect
+import textwrap
+
+
+def checked(func):
+    """Recompile ``func`` with every return's value checked, as typeguard's @typechecked
+    does: the check's name carries the first return's line, whichever return it is in."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    ast.increment_lineno(tree, func.__code__.co_firstlineno - 1)
+    tree.body[0].decorator_list = []
+    first = min((n for n in ast.walk(tree) if isinstance(n, ast.Return)), key=lambda n: n.lineno)
+    check = ast.copy_location(ast.Name("check_returned", ast.Load()), first)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return):
+            node.value = ast.copy_location(ast.Call(check, [node.value], []), node)
+    found = {"check_returned": lambda value: value}
+    exec(compile(tree, inspect.getfile(func), "exec"), func.__globals__ | found, found)
+    return found[func.__name__]
+
+
+def plain(text):
+    if not text:
+        return text
+    return text.strip()
+
+
+@checked
+def rewritten(text):
+    if not text:
+        return text
+    return text.strip()
+'''
+
+
+def test_line_hits_of_code_a_decorator_recompiled_are_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recompiled function reports its early ``return`` line on every call, so hits
+    would claim the line ran when it did not; its foreign names give it away."""
+    (tmp_path / "recompiled.py").write_text(RECOMPILED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(HARNESS_DIR))
+    profiler = importlib.import_module("selfimprove_lineprofile")
+    recompiled = importlib.import_module("recompiled")
+    early = RECOMPILED.splitlines().index("        return text", 25) + 1  # in rewritten
+    traced = []
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "line" and frame.f_code is recompiled.rewritten.__code__:
+            traced.append(frame.f_lineno)
+        return trace
+
+    sys.settrace(trace)
+    try:
+        assert recompiled.rewritten(" a ") == "a"
+    finally:
+        sys.settrace(None)
+    assert early in traced  # the lie: the early return did not run
+    assert profiler.rewritten(recompiled.plain.__code__) == []
+    assert profiler.rewritten(recompiled.rewritten.__code__) == ["check_returned"]

@@ -7,7 +7,8 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
 * always: the outcome of every test and the ``sys.path`` entries inside the project;
 * ``profile``: cProfile over the test loop, the project's own functions with their times;
 * ``capture``: calls to the target functions, pickled (arguments before and after the
-  call, return value or exception), a seeded reservoir sample capped per function. A
+  call, return value or exception), a seeded reservoir sample capped per function, and
+  how each is bound (``kind``: "plain", "method", "static" or "class"). A
   class method's record leaves out ``cls`` (replay binds it again). A method's record says
   how its receiver was built (``receiver``): the constructor call of the receiver's class,
   and the module-level factory that made that call when there was one, each with its
@@ -67,8 +68,9 @@ def _b64(data):
 class _Recorder:
     """A seeded reservoir of pickled calls to one function."""
 
-    def __init__(self, limit):
+    def __init__(self, limit, kind="plain"):
         self.limit = limit
+        self.kind = kind  # "plain" (a function), "method", "static" or "class"
         self.calls = []
         self.seen = 0
         self.unpicklable = 0
@@ -369,7 +371,7 @@ def _install_capture(settings):
                 "being tested (an installed copy shadows it)"
             )
             continue
-        recorder = _Recorder(settings.get("limit", 50))
+        recorder = _Recorder(settings.get("limit", 50), kind)
         _RECORDERS[key] = recorder
         wrapper = _wrap(func, recorder, kind)
         if kind == "method":
@@ -516,6 +518,7 @@ def _serialise_captures():
         targets[key] = {
             "module": module,
             "qualname": qualname,
+            "kind": recorder.kind,
             "seen": recorder.seen,
             "unpicklable": recorder.unpicklable,
             "calls": recorder.calls,
