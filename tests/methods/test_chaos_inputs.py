@@ -111,11 +111,33 @@ class Lines:
         return found.group(1)
 
 
+class Store:
+    def __init__(self):
+        self.items = {}
+
+    def __setitem__(self, key, value):
+        self.items[key] = value
+
+    def __delitem__(self, key):
+        del self.items[key]
+
+    def size(self):
+        return len(self.items)
+
+
+class SmallStore(Store):
+    def __init__(self, limit):
+        Store.__init__(self)
+        self.limit = limit
+
+
 DEFAULT = Greeter("Hi")
 """
 
 GREET_TESTS = """\
-from greet import DEFAULT, Greeter, Lines, Switch, Tally, tokenizer
+import pytest
+
+from greet import DEFAULT, Greeter, Lines, SmallStore, Switch, Tally, tokenizer
 
 
 def test_greet():
@@ -153,6 +175,16 @@ def test_switch():
 
 def test_lines():
     assert Lines().first("  a b ") == "a b"
+
+
+def test_store():
+    store = SmallStore(2)
+    store["a"] = 1
+    store["b"] = 2
+    del store["a"]
+    with pytest.raises(KeyError):  # raised: no setup call a test could make
+        del store["a"]
+    assert store.size() == 1
 """
 
 
@@ -170,6 +202,7 @@ GREET_TARGETS = tuple(
         "Tally.add",
         "Switch.say",
         "Lines.first",
+        "Store.size",
     )
 )
 
@@ -193,7 +226,7 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     greet_bench: GateBench,
 ) -> None:
     bench = greet_bench
-    greet, shout, polite, count, add, say, _ = GREET_TARGETS
+    greet, shout, polite, count, add, say, _, size = GREET_TARGETS
 
     def base(target: Target) -> Observed:
         return observe(bench.request, bench.baseline, bench.baseline.root, target)
@@ -225,6 +258,16 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     # A receiver equal to the suite's, though not in type (``loud`` is 1 where it held True),
     # stands in for it: a test made on it is proven by running it anyway.
     assert _callees(base(say)) == {"receiver.say": [("'a'",)]}
+    # A subclass's own constructor builds it, and items set and deleted set it up (a
+    # deletion that raised does not).
+    [stored] = [o for o in base(size).outcomes if not o.derived]
+    assert stored.setup == (
+        "receiver = SmallStore(2)",
+        "receiver['a'] = 1",
+        "receiver['b'] = 2",
+        "del receiver['a']",
+    )
+    assert (stored.callee, stored.result) == ("receiver.size", "1")
     # Static and class methods are called through their class (no cls among the arguments).
     assert _callees(base(shout)) == {"Greeter.shout": [("'hi'",)]}
     assert _callees(base(polite)) == {"Greeter.polite": [("'Bo'",)]}
@@ -267,7 +310,7 @@ def test_multi_line_text_reaches_a_branch_no_recorded_call_did(greet_bench: Gate
     """``return text`` -> ``return None`` runs only where the pattern finds no word: blank
     or empty text is refused first, so only text on two lines reaches it."""
     bench = greet_bench
-    target = GREET_TARGETS[-1]
+    target = GREET_TARGETS[6]
     base = observe(bench.request, bench.baseline, bench.baseline.root, target)
     [mutant] = [
         m

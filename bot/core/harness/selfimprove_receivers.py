@@ -42,6 +42,16 @@ def _values(args: Arguments) -> tuple[list[Any], dict[str, Any]]:
     return [ast.literal_eval(a) for a in positional], {k: ast.literal_eval(v) for k, v in named}
 
 
+def _setup_line(name: str, args: Arguments) -> str:
+    """A setup call as its caller wrote it: ``receiver["k"] = 1``, ``del receiver["k"]``."""
+    positional, named = args
+    if name == "__setitem__" and len(positional) == 2 and not named:
+        return f"{_RECEIVER}[{positional[0]}] = {positional[1]}"
+    if name == "__delitem__" and len(positional) == 1 and not named:
+        return f"del {_RECEIVER}[{positional[0]}]"
+    return f"{_RECEIVER}.{name}({_spelled(args)})"
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A call that builds a receiver: ``module:qualname`` and its arguments as source."""
@@ -69,7 +79,7 @@ class Recipe:
         if not self.setup:
             return f"{self.source}.{method}", []
         lines = [f"{_RECEIVER} = {self.source}"]
-        lines += [f"{_RECEIVER}.{name}({_spelled(args)})" for name, args in self.setup]
+        lines += [_setup_line(name, args) for name, args in self.setup]
         return f"{_RECEIVER}.{method}", lines
 
     @property
