@@ -137,7 +137,7 @@ DEFAULT = Greeter("Hi")
 GREET_TESTS = """\
 import pytest
 
-from greet import DEFAULT, Greeter, Lines, SmallStore, Switch, Tally, tokenizer
+from greet import DEFAULT, Greeter, Lines, SmallStore, Store, Switch, Tally, tokenizer
 
 
 def test_greet():
@@ -185,6 +185,15 @@ def test_store():
     with pytest.raises(KeyError):  # raised: no setup call a test could make
         del store["a"]
     assert store.size() == 1
+
+
+class LoudStore(Store):  # defined by the tests: no new test can import it
+    def __init__(self):
+        Store.__init__(self)
+
+
+def test_loud_store():
+    assert LoudStore().size() == 0
 """
 
 
@@ -260,7 +269,10 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     assert _callees(base(say)) == {"receiver.say": [("'a'",)]}
     # A subclass's own constructor builds it, and items set and deleted set it up (a
     # deletion that raised does not).
-    [stored] = [o for o in base(size).outcomes if not o.derived]
+    sized = base(size)
+    [stored] = [o for o in sized.outcomes if not o.derived]
+    [(why, times)] = sized.refused
+    assert times == 1 and "a LoudStore, a class the tests define" in why, why
     assert stored.setup == (
         "receiver = SmallStore(2)",
         "receiver['a'] = 1",

@@ -160,6 +160,11 @@ def _how_built(receiver):
         how["setup"] = _pickled_setup(list(entry[1]["setup"]))
         return how
     kind = type(receiver)
+    if _test_file(_module_file(kind) or ""):
+        return {
+            "refused": f"a {kind.__qualname__}, a class the tests define (no new test "
+            "can import it)"
+        }
     return {
         "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
         "(built before they started, copied, unpickled, or by a subclass with its own __init__)"
