@@ -397,7 +397,11 @@ def row(outcome: Outcome) -> Row:
         package=outcome.package.label,
         method=outcome.method,
         targets=f"{len(targets)} ({methods} methods)",
-        methods=f"{len(bound)} ({_workable(bound)})" if outcome.method == "chaos" else "",
+        methods=(
+            f"{len(bound)} ({_workable(bound)})"
+            if outcome.method == "chaos" and all("kind" in t for t in targets)
+            else "-"
+        ),
         candidates=f"{len(candidates)}" + (f": {by_gate}" if by_gate else ""),
         speed=f"{len(speed)}" + (f" ({ratios})" if ratios else ""),
         chaos=f"{len(chaos)}" + (f" ({mutation_scores(doc)})" if outcome.method == "chaos" else ""),
