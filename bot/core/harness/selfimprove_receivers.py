@@ -110,14 +110,29 @@ class Recipe:
         built = resolve(self.call)(*args, **kwargs)
         for name, arguments in self.setup:
             positional, named = _values(arguments)
-            getattr(built, name)(*positional, **named)
+            try:
+                getattr(built, name)(*positional, **named)
+            except Exception as exc:
+                raise SetupFailed(_setup_line(name, arguments), exc) from exc
         return built
+
+
+class SetupFailed(Exception):
+    """A setup call raised on the rebuilt receiver: it needs calls made before those kept."""
+
+    def __init__(self, line: str, error: Exception) -> None:
+        super().__init__(f"`{line}` raised {type(error).__name__}: {_replay._short(str(error))}")
 
 
 def _differs(found: Recipe, receiver: Any, resolve: Callable[[str], Any]) -> str | None:
     """How a receiver ``found`` builds differs from ``receiver`` (None: it does not)."""
     try:
         rebuilt = found.build(resolve)
+    except SetupFailed as exc:
+        return (
+            f"replaying its setup calls failed: {exc} (the suite set it up with more calls than "
+            f"the last {len(found.setup)} kept, or with some that cannot be written as literals)"
+        )
     except Exception as exc:
         return f"calling it again raised {type(exc).__name__}: {_replay._short(str(exc))}"
     try:
