@@ -122,6 +122,9 @@ class Store:
         del self.items[key]
 
     def size(self):
+        return self.__count()
+
+    def __count(self):
         return len(self.items)
 
 
@@ -221,6 +224,7 @@ GREET_TARGETS = tuple(
         "Switch.say",
         "Lines.first",
         "Store.size",
+        "Store.__count",
     )
 )
 
@@ -244,7 +248,7 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     greet_bench: GateBench,
 ) -> None:
     bench = greet_bench
-    greet, shout, polite, count, add, say, _, size = GREET_TARGETS
+    greet, shout, polite, count, add, say, _, size, private = GREET_TARGETS
 
     def base(target: Target) -> Observed:
         return observe(bench.request, bench.baseline, bench.baseline.root, target)
@@ -291,6 +295,9 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
         "del receiver['a']",
     )
     assert (stored.callee, stored.result) == ("receiver.size", "1")
+    # A private method is called by the name Python stores it under.
+    [counted] = [o for o in base(private).outcomes if o.setup == stored.setup]
+    assert (counted.callee, counted.result) == ("receiver._Store__count", "1")
     # Static and class methods are called through their class (no cls among the arguments).
     assert _callees(base(shout)) == {"Greeter.shout": [("'hi'",)]}
     assert _callees(base(polite)) == {"Greeter.polite": [("'Bo'",)]}

@@ -144,8 +144,7 @@ class Target:
         self.key = key
         self.module, self.qualname = key.split(":", 1)
         self.replayer = replayer
-        self.kind = _kind(self.module, self.qualname)
-        self.name = self.qualname.rsplit(".", 1)[-1]
+        self.kind, self.name = _binding(self.module, self.qualname)  # name: as stored
         self.refused: Counter[str] = Counter()
 
     def resolve(self, call: str, world: str = NATIVE) -> Callable[..., Any]:
@@ -192,7 +191,9 @@ class Target:
             built = Recipe.from_json(receiver)
             (callee, setup), imports = built.spelled(self.name), built.imports
         else:
-            callee, imports = self.qualname, [[self.module, self.qualname.split(".", 1)[0]]]
+            holder = self.qualname.rpartition(".")[0]
+            callee = f"{holder}.{self.name}" if holder else self.qualname
+            imports = [[self.module, self.qualname.split(".", 1)[0]]]
         return {**entry, "callee": callee, "setup": setup, "imports": imports}
 
     def bound(self, entry: dict[str, Any], world: str = NATIVE) -> Callable[..., Any]:
@@ -204,18 +205,20 @@ class Target:
         return getattr(built, self.name)  # type: ignore[no-any-return]
 
 
-def _kind(module_name: str, qualname: str) -> str:
-    """ "method" for a plain function in a class, "static"/"class" or "plain" otherwise."""
+def _binding(module_name: str, qualname: str) -> tuple[str, str]:
+    """How the target is bound ("method" for a plain function in a class, "static", "class"
+    or "plain"), and its name as its holder stores it (a private method's mangled)."""
     holder: Any = importlib.import_module(module_name)
     parts = qualname.split(".")
     for part in parts[:-1]:
         holder = getattr(holder, part)
+    name = _replay.mangled(holder, parts[-1])
     if not isinstance(holder, type):
-        return "plain"
-    raw = vars(holder).get(parts[-1])
+        return "plain", name
+    raw = vars(holder).get(name)
     if isinstance(raw, staticmethod):
-        return "static"
-    return "class" if isinstance(raw, classmethod) else "method"
+        return "static", name
+    return ("class" if isinstance(raw, classmethod) else "method"), name
 
 
 def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: int) -> list[Any]:

@@ -156,6 +156,13 @@ def _truth(result: Any) -> bool:
     return bool(result)
 
 
+def mangled(holder: Any, name: str) -> str:
+    """``name`` as Python stores it in class ``holder``: ``__touch`` is ``_LFUCache__touch``."""
+    if isinstance(holder, type) and name.startswith("__") and not name.endswith("__"):
+        return f"_{holder.__name__.lstrip('_')}{name}"
+    return name
+
+
 class Replayer:
     """The captured calls of every target and the functions they belong to, per world.
 
@@ -197,11 +204,12 @@ class Replayer:
             for part in parts[:-1]:
                 holder = getattr(holder, part)
             if isinstance(holder, type):
-                func = vars(holder)[parts[-1]]
+                name = mangled(holder, parts[-1])
+                func = vars(holder)[name]
                 if isinstance(func, staticmethod):
                     func = func.__func__
                 elif isinstance(func, classmethod):
-                    func = getattr(holder, parts[-1])
+                    func = getattr(holder, name)
             else:
                 func = getattr(holder, parts[-1])
             if not callable(func):
