@@ -373,6 +373,7 @@ def test_adversarial_derives_edge_cases_for_method_arguments(
         assert cases.count > 5 and not cases.errors, (target.key, cases)
         labels = (tmp_path / cases.file.name).read_text()
         assert f"{argument} = ''" in labels, target.key
+        assert "a string on two lines" in labels, target.key
 
 
 GEOMETRY = '''\
