@@ -366,6 +366,7 @@ class Row:
     package: str
     method: str
     targets: str
+    methods: str
     candidates: str
     speed: str
     chaos: str
@@ -379,10 +380,11 @@ def row(outcome: Outcome) -> Row:
     wall = f"{outcome.wall:.0f}"
     if outcome.problem:
         return Row(
-            outcome.package.label, outcome.method, "-", outcome.problem, "", "", wall, "", ""
+            outcome.package.label, outcome.method, "-", "", outcome.problem, "", "", wall, "", ""
         )
     targets = doc.get("targets", [])
     methods = sum("." in t["target"].split(":", 1)[1] for t in targets)
+    bound = [t for t in targets if t.get("kind") in ("method", "static", "class")]
     candidates = doc.get("candidates", [])
     stopped = Counter(c["stopped_by"] for c in candidates if c.get("stopped_by"))
     by_gate = ", ".join(f"{gate} {n}" for gate, n in stopped.most_common())
@@ -395,6 +397,11 @@ def row(outcome: Outcome) -> Row:
         package=outcome.package.label,
         method=outcome.method,
         targets=f"{len(targets)} ({methods} methods)",
+        methods=(
+            f"{len(bound)} ({_workable(bound)})"
+            if outcome.method == "chaos" and all("kind" in t for t in targets)
+            else "-"
+        ),
         candidates=f"{len(candidates)}" + (f": {by_gate}" if by_gate else ""),
         speed=f"{len(speed)}" + (f" ({ratios})" if ratios else ""),
         chaos=f"{len(chaos)}" + (f" ({mutation_scores(doc)})" if outcome.method == "chaos" else ""),
@@ -402,6 +409,12 @@ def row(outcome: Outcome) -> Row:
         per_candidate=f"{per:.1f}" if candidates else "-",
         broken=f"{len(outcome.broken)}/{outcome.checked}",
     )
+
+
+def _workable(methods: list[dict[str, Any]]) -> int:
+    """Methods chaos could work on: a static or class method, or a method with at least one
+    recorded call a test can make on a rebuilt receiver."""
+    return sum(t["kind"] != "method" or (t.get("rebuilt_receivers") or 0) > 0 for t in methods)
 
 
 def mutation_scores(doc: dict[str, Any]) -> str:
@@ -445,6 +458,7 @@ HEADERS = Row(
     "package",
     "method",
     "targets",
+    "methods (chaos could work on)",
     "candidates: stopped by gate",
     "accepted speed (ratios)",
     "chaos tests (mutation score)",

@@ -187,6 +187,9 @@ def _survivors(
     several mutants (the same input tells each from the base).
     """
     base = mutant_inputs.observe(ctx.request, ctx.baseline, ctx.baseline.root, target)
+    if ctx.baseline.target_kinds.get(target.key) == "method":
+        rebuilt = [o for o in base.outcomes if not o.derived and o.receiver != "null"]
+        ctx.baseline.rebuilt_receivers[target.key] = len(rebuilt)
     if base.refused:
         ctx.note(f"{target.key}: {_refused(base.refused)}")
     survivors: list[Survivor] = []
@@ -265,11 +268,18 @@ def _second_look(
 
     A line that never ran is a path the suite does not exercise, not an equivalent mutant.
     """
-    lines = line_profile.base_lines(ctx, target)
-    if not lines:
+    traced = line_profile.base_trace(ctx, target)
+    if not traced.lines:
         return "; coverage of the mutated line is unknown (the recorded calls could not be traced)"
-    hits = {line.line: line.hits for line in lines}
     where = f"{target.file} line {mutant.line}"
+    if traced.rewritten:
+        names = ", ".join(traced.rewritten[:3])
+        return (
+            f"; coverage of {where} is unknown: a decorator recompiled {target.qualname} (its "
+            f"code uses {names}, which its source never mentions), so traced line numbers "
+            "are not the lines that ran"
+        )
+    hits = {line.line: line.hits for line in traced.lines}
     if mutant.line not in hits:
         ran = ", ".join(str(n) for n in sorted(hits))
         return f"; untested path: {where} never ran on the recorded calls (lines that ran: {ran})"

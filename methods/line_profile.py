@@ -42,6 +42,15 @@ class HotLine:
         return f"line {self.line} `{self.source}` {self.share:.0%} ({self.hits} hits)"
 
 
+@dataclass(frozen=True)
+class Traced:
+    """The traced lines of one function, and the names its running code uses that its source
+    never mentions (a decorator recompiled it: its line numbers cannot say what ran)."""
+
+    lines: tuple[HotLine, ...]
+    rewritten: tuple[str, ...] = ()
+
+
 def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
     """The candidate's hottest lines on the captured calls; [] when they cannot be measured."""
     if ctx.baseline.capture_file is None:
@@ -49,7 +58,7 @@ def hot_lines(ctx: MethodContext, candidate: Candidate) -> list[HotLine]:
     with _checkout(ctx, candidate) as root:
         if root is None:
             return []
-        return _measure(ctx, root, candidate.target.key)[:SHOWN]
+        return list(_measure(ctx, root, candidate.target.key).lines[:SHOWN])
 
 
 def base_lines(ctx: MethodContext, target: Target) -> list[HotLine]:
@@ -58,15 +67,20 @@ def base_lines(ctx: MethodContext, target: Target) -> list[HotLine]:
     What a model is shown: it reads them by hits in one pass (deterministic), not by time, so
     the prompt stays the same on a re-run and the prompt cache can serve it.
     """
+    return list(base_trace(ctx, target).lines)
+
+
+def base_trace(ctx: MethodContext, target: Target) -> Traced:
+    """The base function traced on the captured calls (once a run), with ``rewritten``."""
     key = ("base-lines", target.key)
     if key not in ctx.baseline.cache:
-        found = _measure(ctx, ctx.baseline.root, target.key) if ctx.baseline.capture_file else []
-        ctx.baseline.cache[key] = found
+        found = _measure(ctx, ctx.baseline.root, target.key) if ctx.baseline.capture_file else None
+        ctx.baseline.cache[key] = found or Traced(())
     cached = ctx.baseline.cache[key]
-    return list(cached) if isinstance(cached, list) else []
+    return cached if isinstance(cached, Traced) else Traced(())
 
 
-def _measure(ctx: MethodContext, root: Path, target_key: str) -> list[HotLine]:
+def _measure(ctx: MethodContext, root: Path, target_key: str) -> Traced:
     """Trace ``target_key`` replaying the captured calls in the checkout at ``root``."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "lines.json"
@@ -93,17 +107,20 @@ def _measure(ctx: MethodContext, root: Path, target_key: str) -> list[HotLine]:
             readable=(ctx.baseline.capture_file,) if ctx.baseline.capture_file else (),
         )
         if not done.ok or not out.exists():
-            return []
+            return Traced(())
         try:
             answer = json.loads(out.read_text())
         except ValueError:
-            return []
-    rows = answer.get("lines", []) if isinstance(answer, dict) else []
+            return Traced(())
+    if not isinstance(answer, dict):
+        return Traced(())
+    rows = answer.get("lines", [])
     total = sum(float(r["seconds"]) for r in rows) or 1.0
-    return [
+    lines = tuple(
         HotLine(int(r["line"]), float(r["seconds"]) / total, int(r["hits"]), str(r["source"]))
         for r in rows
-    ]
+    )
+    return Traced(lines, tuple(str(n) for n in answer.get("rewritten", ())))
 
 
 def summary(lines: list[HotLine]) -> str:

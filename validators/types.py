@@ -2,6 +2,9 @@
 
 mypy runs over whole packages, not just the changed files, because a changed signature
 breaks its callers elsewhere. Base and candidate get the same argv and share a warm cache.
+A new file (a new test, say) makes mypy follow its imports into files the base run never
+checked; their errors are compared with the base's errors in those same files, so an old
+error there is not the candidate's.
 """
 
 from __future__ import annotations
@@ -42,13 +45,32 @@ def check(ctx: GateContext) -> Verdict:
             candidate = mypy(ctx, ctx.candidate_project, paths)
         except ToolFailure as exc:
             raise ToolFailure(f"{exc} (on the candidate)") from None
+        new = new_findings(base, candidate)
+        reached = _reached(ctx, paths, new)
+        if reached:
+            wider = (*paths, *reached)
+            base = cached_base(ctx, (NAME, "mypy", *wider), lambda: _base_mypy(ctx, wider))
+            new = new_findings(base, candidate)
     except ToolFailure as exc:
         return failed(str(exc))
-    new = new_findings(base, candidate)
     details = {"paths": list(paths), "new": [str(f) for f in new]}
     if new:
         return failed(summary("mypy", new), **details)
     return passed(f"no new mypy errors in {', '.join(paths)}", **details)
+
+
+def _reached(ctx: GateContext, paths: Sequence[str], new: Sequence[Finding]) -> tuple[str, ...]:
+    """Files with new findings that lie outside ``paths``, that the candidate left alone and
+    the base has: mypy reached them through an import only the candidate makes."""
+    changed = set(changed_python_files(ctx))
+    found = {
+        f.file
+        for f in new
+        if f.file not in changed
+        and not any(f.file == p or f.file.startswith(p.rstrip("/") + "/") for p in paths)
+        and (ctx.base_project / f.file).is_file()
+    }
+    return tuple(sorted(found))
 
 
 def type_paths(ctx: GateContext) -> tuple[str, ...]:

@@ -28,6 +28,11 @@ class Baseline:
     sampled_calls: dict[str, int] = field(default_factory=dict)  # the first ones: a fair sample
     # The tests that called each target; absent when it was also called outside any test.
     tests_calling: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # How each target is bound, as the capture found it: "plain", "method", "static", "class".
+    target_kinds: dict[str, str] = field(default_factory=dict)
+    # Recorded calls of a method target that a test can make on a rebuilt receiver, counted
+    # by the method that rebuilt them (chaos); absent where none tried.
+    rebuilt_receivers: dict[str, int] = field(default_factory=dict)
     callers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cache: dict[tuple[str, ...], object] = field(default_factory=dict)
 

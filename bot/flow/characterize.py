@@ -103,7 +103,8 @@ def prepare(
         baseline.sampled_calls[target.key] = int(record.get("sampled", calls))
         if record.get("tests") is not None:
             baseline.tests_calling[target.key] = tuple(record["tests"])
-        reports.append(TargetReport(target, calls, int(record.get("seen", 0))))
+        kind = baseline.target_kinds[target.key] = str(record.get("kind", "plain"))
+        reports.append(TargetReport(target, calls, int(record.get("seen", 0)), kind))
     return baseline, reports
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bot.core import interrupt, sandbox
@@ -65,6 +66,10 @@ def run(request: Request, progress: Progress, given: Generator | None = None) ->
         for target in baseline.targets:
             interrupt.check()
             result.evaluations.extend(method.run(context, target))
+        result.targets = [
+            replace(t, rebuilt_receivers=baseline.rebuilt_receivers.get(t.target.key))
+            for t in result.targets
+        ]
         if isinstance(generator, LLMGenerator):
             result.llm = generator.summary()
         chosen = _merge_shared_files(result, session.base_root, evaluate, progress)

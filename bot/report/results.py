@@ -38,11 +38,18 @@ class Usage:
 
 @dataclass(frozen=True)
 class TargetReport:
-    """A target and how many calls to it the suite recorded (its behaviour pins)."""
+    """A target and how many calls to it the suite recorded (its behaviour pins).
+
+    ``kind`` is how it is bound ("plain", "method", "static", "class"); for a method,
+    ``rebuilt_receivers`` counts the recorded calls a test can make on a rebuilt receiver
+    (None when no method of the run tried to rebuild them).
+    """
 
     target: Target
     captured_calls: int
     seen_calls: int
+    kind: str = "plain"
+    rebuilt_receivers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class RunResult:
                     "cumulative_seconds": t.target.cumulative_seconds,
                     "captured_calls": t.captured_calls,
                     "seen_calls": t.seen_calls,
+                    "kind": t.kind,
+                    "rebuilt_receivers": t.rebuilt_receivers,
                 }
                 for t in self.targets
             ],

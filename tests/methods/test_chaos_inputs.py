@@ -15,7 +15,8 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
+from typing import Any
 
 import git
 import pytest
@@ -79,11 +80,67 @@ class Tally:
         return self.total
 
 
+class Switch:
+    def __init__(self):
+        self.loud = False
+
+    def turn(self, loud):
+        self.loud = loud
+
+    def say(self, word):
+        return word.upper() if self.loud else word
+
+    def both(self, word):
+        saved, self.loud = self.loud, True  # set from inside: no outside call did this
+        try:
+            return self.say(word)
+        finally:
+            self.loud = saved
+
+
+WORD = re.compile(r"\\A\\s*(.+?)\\s*\\Z")
+
+
+class Lines:
+    def first(self, text):
+        if not text:
+            raise ValueError("no text")
+        found = WORD.search(text)
+        if not found:
+            return text
+        return found.group(1)
+
+
+class Store:
+    def __init__(self):
+        self.items = {}
+
+    def __setitem__(self, key, value):
+        self.items[key] = value
+
+    def __delitem__(self, key):
+        del self.items[key]
+
+    def size(self):
+        return self.__count()
+
+    def __count(self):
+        return len(self.items)
+
+
+class SmallStore(Store):
+    def __init__(self, limit):
+        Store.__init__(self)
+        self.limit = limit
+
+
 DEFAULT = Greeter("Hi")
 """
 
 GREET_TESTS = """\
-from greet import DEFAULT, Greeter, Tally, tokenizer
+import pytest
+
+from greet import DEFAULT, Greeter, Lines, SmallStore, Store, Switch, Tally, tokenizer
 
 
 def test_greet():
@@ -111,6 +168,44 @@ def test_tally():
     other = Tally()
     other.total = 7
     assert other.add(1) == 8
+
+
+def test_switch():
+    switch = Switch()
+    switch.turn(1)
+    assert switch.both("a") == "A"
+
+
+def test_lines():
+    assert Lines().first("  a b ") == "a b"
+
+
+def test_store():
+    store = SmallStore(2)
+    store["a"] = 1
+    store["b"] = 2
+    del store["a"]
+    with pytest.raises(KeyError):  # raised: no setup call a test could make
+        del store["a"]
+    assert store.size() == 1
+
+
+class LoudStore(Store):  # defined by the tests: no new test can import it
+    def __init__(self):
+        Store.__init__(self)
+
+
+def test_loud_store():
+    assert LoudStore().size() == 0
+
+
+def test_busy_store():
+    store = SmallStore(9)
+    for key in range(34):
+        store[key] = key
+    for key in range(33):  # only the last 32 calls are kept: del store[0] is not
+        del store[key]
+    assert store.size() == 1
 """
 
 
@@ -120,7 +215,17 @@ def _target(qualname: str, module: str = "greet") -> Target:
 
 GREET_TARGETS = tuple(
     _target(q)
-    for q in ("Greeter.greet", "Greeter.shout", "Greeter.polite", "Tokenizer.count", "Tally.add")
+    for q in (
+        "Greeter.greet",
+        "Greeter.shout",
+        "Greeter.polite",
+        "Tokenizer.count",
+        "Tally.add",
+        "Switch.say",
+        "Lines.first",
+        "Store.size",
+        "Store.__count",
+    )
 )
 
 
@@ -143,7 +248,7 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     greet_bench: GateBench,
 ) -> None:
     bench = greet_bench
-    greet, shout, polite, count, add = GREET_TARGETS
+    greet, shout, polite, count, add, say, _, size, private = GREET_TARGETS
 
     def base(target: Target) -> Observed:
         return observe(bench.request, bench.baseline, bench.baseline.root, target)
@@ -172,6 +277,27 @@ def test_methods_are_called_on_receivers_rebuilt_the_way_the_suite_built_them(
     assert set_up.setup == ("receiver = Tally()", "receiver.add(2)") and set_up.result == "5"
     [(why, times)] = added.refused
     assert times == 1 and "builds a different receiver" in why and "0 != 7" in why, why
+    # A receiver equal to the suite's, though not in type (``loud`` is 1 where it held True),
+    # stands in for it: a test made on it is proven by running it anyway.
+    assert _callees(base(say)) == {"receiver.say": [("'a'",)]}
+    # A subclass's own constructor builds it, and items set and deleted set it up (a
+    # deletion that raised does not).
+    sized = base(size)
+    [stored] = [o for o in sized.outcomes if not o.derived]
+    refused = dict(sized.refused)
+    assert refused.pop("a LoudStore, a class the tests define (no new test can import it)") == 1
+    [(why, times)] = refused.items()  # more setup than the last 32 calls, which are kept
+    assert times == 1 and "replaying its setup calls failed: `del receiver[1]` raised" in why
+    assert stored.setup == (
+        "receiver = SmallStore(2)",
+        "receiver['a'] = 1",
+        "receiver['b'] = 2",
+        "del receiver['a']",
+    )
+    assert (stored.callee, stored.result) == ("receiver.size", "1")
+    # A private method is called by the name Python stores it under.
+    [counted] = [o for o in base(private).outcomes if o.setup == stored.setup]
+    assert (counted.callee, counted.result) == ("receiver._Store__count", "1")
     # Static and class methods are called through their class (no cls among the arguments).
     assert _callees(base(shout)) == {"Greeter.shout": [("'hi'",)]}
     assert _callees(base(polite)) == {"Greeter.polite": [("'Bo'",)]}
@@ -210,6 +336,25 @@ def test_a_method_mutant_is_killed_by_a_test_through_a_rebuilt_receiver(
     assert run_pytest(root, "tests/test_pinned.py").returncode == 1, text
 
 
+def test_multi_line_text_reaches_a_branch_no_recorded_call_did(greet_bench: GateBench) -> None:
+    """``return text`` -> ``return None`` runs only where the pattern finds no word: blank
+    or empty text is refused first, so only text on two lines reaches it."""
+    bench = greet_bench
+    target = GREET_TARGETS[6]
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    [mutant] = [
+        m
+        for m in mutations.mutants(GREET, target.qualname)
+        if m.description == "`return text` -> `return None`"
+    ]
+    root = bench.worktrees.add("mutant", bench.request.base_commit)
+    (root / "greet.py").write_text(mutant.source)
+    pinned = disagreement(base, observe(bench.request, bench.baseline, root, target, base.outcomes))
+    assert pinned is not None, [o.args for o in base.outcomes]
+    assert pinned.base.derived and pinned.base.args == (repr("  a b \n  a b "),)
+    assert pinned.base.result == pinned.base.args[0] and pinned.mutant.result == "None"
+
+
 def test_adversarial_derives_edge_cases_for_method_arguments(
     greet_bench: GateBench, tmp_path: Path
 ) -> None:
@@ -228,6 +373,7 @@ def test_adversarial_derives_edge_cases_for_method_arguments(
         assert cases.count > 5 and not cases.errors, (target.key, cases)
         labels = (tmp_path / cases.file.name).read_text()
         assert f"{argument} = ''" in labels, target.key
+        assert "a string on two lines" in labels, target.key
 
 
 GEOMETRY = '''\
@@ -355,6 +501,10 @@ def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
     report = json.loads(done.stdout)
     (candidate,) = report["candidates"]
     assert candidate["accepted"], candidate
+    # The report says the target is a method, and on how many recorded calls chaos could
+    # rebuild its receiver (the corpus table's column).
+    (target,) = report["targets"]
+    assert (target["kind"], target["rebuilt_receivers"]) == ("method", 3), target
     notes = "\n".join(report["notes"])
     # Removing the raise survives: no recorded or derived total is negative, and the
     # second look says so, naming the line.
@@ -370,3 +520,67 @@ def test_chaos_pins_a_method_and_names_a_survivor_on_a_line_that_never_ran(
     (repo / "shop.py").write_text(SHOP.replace("total >= self", "total > self"))
     assert run_pytest(repo, "tests/test_shop.py").returncode == 0  # the old suite misses it
     assert run_pytest(repo, new_test).returncode == 1
+
+
+RECOMPILED = '''\
+import ast
+import inspect
+import textwrap
+
+
+def checked(func):
+    """Recompile ``func`` with every return's value checked, as typeguard's @typechecked
+    does: the check's name carries the first return's line, whichever return it is in."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    ast.increment_lineno(tree, func.__code__.co_firstlineno - 1)
+    tree.body[0].decorator_list = []
+    first = min((n for n in ast.walk(tree) if isinstance(n, ast.Return)), key=lambda n: n.lineno)
+    check = ast.copy_location(ast.Name("check_returned", ast.Load()), first)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return):
+            node.value = ast.copy_location(ast.Call(check, [node.value], []), node)
+    found = {"check_returned": lambda value: value}
+    exec(compile(tree, inspect.getfile(func), "exec"), func.__globals__ | found, found)
+    return found[func.__name__]
+
+
+def plain(text):
+    if not text:
+        return text
+    return text.strip()
+
+
+@checked
+def rewritten(text):
+    if not text:
+        return text
+    return text.strip()
+'''
+
+
+def test_line_hits_of_code_a_decorator_recompiled_are_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recompiled function reports its early ``return`` line on every call, so hits
+    would claim the line ran when it did not; its foreign names give it away."""
+    (tmp_path / "recompiled.py").write_text(RECOMPILED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(HARNESS_DIR))
+    profiler = importlib.import_module("selfimprove_lineprofile")
+    recompiled = importlib.import_module("recompiled")
+    early = RECOMPILED.splitlines().index("        return text", 25) + 1  # in rewritten
+    traced = []
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "line" and frame.f_code is recompiled.rewritten.__code__:
+            traced.append(frame.f_lineno)
+        return trace
+
+    sys.settrace(trace)
+    try:
+        assert recompiled.rewritten(" a ") == "a"
+    finally:
+        sys.settrace(None)
+    assert early in traced  # the lie: the early return did not run
+    assert profiler.rewritten(recompiled.plain.__code__) == []
+    assert profiler.rewritten(recompiled.rewritten.__code__) == ["check_returned"]

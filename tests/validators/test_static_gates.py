@@ -511,6 +511,21 @@ def test_types_checks_the_callers_of_a_changed_function(bench: GateBench) -> Non
     assert "src/pkg/app.py:7 call-arg Missing positional argument" in verdict.reason
 
 
+def test_a_new_test_file_is_not_blamed_for_old_errors_in_what_it_imports(
+    bench: GateBench,
+) -> None:
+    """mypy follows the new test's import into legacy.py, which the base run (over no
+    path: the file is new) never checked; its old error stays the base's."""
+    test = "from pkg.legacy import parse\n\n\ndef test_parse() -> None:\n"
+    test += "    assert parse('1') == 1\n"
+    bench.baseline.import_roots = ("src",)  # where the suite imported pkg from
+    verdict = types.check(bench.context({"tests/test_legacy.py": test}))
+    assert verdict.passed, verdict.reason
+    broken = test + "\n\ndef test_wrong() -> None:\n    parse(1)\n"
+    verdict = types.check(bench.context({"tests/test_legacy.py": broken}))
+    assert not verdict.passed and "tests/test_legacy.py:9 arg-type" in verdict.reason, verdict
+
+
 def test_types_fails_when_mypy_cannot_run(gate_bench: Bench) -> None:
     bench = gate_bench(FILES, project="proj", type_paths=("no_such_package",))
     verdict = types.check(bench.context({"src/pkg/mod.py": GOOD_MOD}))

@@ -119,6 +119,7 @@ def _string_variants(value: str) -> Iterator[tuple[str, str]]:
     yield "a reversed string", value[::-1]
     yield "an upper-case string", value.upper()
     yield "a string padded with spaces", f"  {value}\t\n"
+    yield "a string on two lines", f"{value}\n{value}"
     yield "unicode (accents, combining marks, emoji)", f"é{value}e\u0301👍"
     yield "unicode that changes length when case-folded", f"ß{value}İﬁ"
     yield "a NUL and a non-breaking space", f"{value}\x00\u00a0"

@@ -9,15 +9,22 @@ written to ``out``: ``{"lines": [{"line", "seconds", "hits", "source"}], "calls"
 are the signal. Passes over the calls repeat until ``budget_seconds``, so their number
 varies; ``hits`` are those of the first pass alone, which depend only on the code and the
 recorded calls (a prompt shows them and must not change between runs).
+
+``rewritten`` in the answer lists names the running code uses that the function's source
+never mentions: a decorator recompiled it (typeguard's ``@typechecked`` wraps every
+``return`` in a check whose pieces carry the first ``return``'s line number), so the lines
+its events name are not the lines that ran, and hits cannot say whether a line ran.
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import linecache
 import os
 import pickle
+import re
 import sys
 import time
 import types
@@ -26,6 +33,8 @@ from typing import Any
 import selfimprove_replay as _replay  # beside this script, which is run by path
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# Names Python itself adds: super()'s cell, and a class body's own (a class in a function).
+_IMPLICIT = {"__class__", "__module__", "__qualname__", "__name__"}
 
 
 class LineClock:
@@ -57,6 +66,34 @@ class LineClock:
         else:
             self.last[key] = (frame.f_lineno, time.perf_counter())
         return self.local_trace
+
+
+def _used_names(code: types.CodeType) -> set[str]:
+    """Every name ``code`` and the code nested in it use (locals, globals, attributes)."""
+    names = {*code.co_varnames, *code.co_names, *code.co_freevars, *code.co_cellvars}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _used_names(const)
+    return names
+
+
+def rewritten(code: types.CodeType) -> list[str]:
+    """Names ``code`` uses that its source lines never spell ([] when it is the source's)."""
+    try:
+        lines, _ = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        return []
+    spelled = set(re.findall(r"\w+", "".join(lines))) | _IMPLICIT
+    return sorted(n for n in _used_names(code) if not set(_spellings(n)) & spelled)
+
+
+def _spellings(name: str) -> list[str]:
+    """How the source may spell ``name``: ``__x`` for a mangled ``_Class__x``, each part of
+    a dotted module, and ``.0`` (a comprehension's argument) as nothing to look for."""
+    if name.startswith("."):
+        return list(_IMPLICIT)
+    mangled = re.fullmatch(r"_[A-Za-z0-9]\w*?(__\w+)", name)
+    return [name, *(mangled.groups() if mangled else ()), *name.split(".")]
 
 
 def profile(settings: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +131,7 @@ def profile(settings: dict[str, Any]) -> dict[str, Any]:
         }
         for line, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1])
     ]
-    return {"lines": lines, "calls": calls, "passes": passes}
+    return {"lines": lines, "calls": calls, "passes": passes, "rewritten": rewritten(code)}
 
 
 def main(argv: list[str]) -> int:

@@ -14,8 +14,9 @@ those can be written into a regression test as source. Each is called on a fresh
 the base's answer and a mutant's answer line up index by index and the bot compares them
 without ever unpickling anything. Derived inputs are simple neighbours of captured ones:
 an integer or float argument moved by one, to 0 or negated, an empty string or container
-in place of one, a short tuple with two elements swapped or one moved; then a number
-argument set to each number written in the function (and, for integers, one either side).
+in place of one, a string cut to its first character, a blank one, or one written twice on
+two lines, a short tuple with two elements swapped or one moved; then a number argument set
+to each number written in the function (and, for integers, one either side).
 
 A method is called on a receiver rebuilt for every call from how the capture saw it built
 (``selfimprove_receivers.py``): ``engine().plural_noun("cat")``, or after the calls that set
@@ -112,7 +113,9 @@ def _neighbours(value: Any) -> list[Any]:
         moved = [0.0, -value, value + 1.0, value - 1.0] if math.isfinite(value) else [0.0]
         return [m for m in moved if m != value or math.copysign(1, m) != math.copysign(1, value)]
     if isinstance(value, str) and value:
-        return ["", value[:1]]
+        # Blank and multi-line text: where a pattern without re.DOTALL or a strip() finds
+        # nothing, and a function's "no word here" branch runs.
+        return ["", value[:1], " ", f"{value}\n{value}"]
     if type(value) is tuple and 1 < len(value) <= _SWAPPED:
         return [(), *_tuple_neighbours(value)]
     if isinstance(value, (list, tuple, dict)) and value:
@@ -181,8 +184,7 @@ class Target:
         self.key = key
         self.module, self.qualname = key.split(":", 1)
         self.replayer = replayer
-        self.kind = _kind(self.module, self.qualname)
-        self.name = self.qualname.rsplit(".", 1)[-1]
+        self.kind, self.name = _binding(self.module, self.qualname)  # name: as stored
         self.refused: Counter[str] = Counter()
 
     def resolve(self, call: str, world: str = NATIVE) -> Callable[..., Any]:
@@ -229,7 +231,9 @@ class Target:
             built = Recipe.from_json(receiver)
             (callee, setup), imports = built.spelled(self.name), built.imports
         else:
-            callee, imports = self.qualname, [[self.module, self.qualname.split(".", 1)[0]]]
+            holder = self.qualname.rpartition(".")[0]
+            callee = f"{holder}.{self.name}" if holder else self.qualname
+            imports = [[self.module, self.qualname.split(".", 1)[0]]]
         return {**entry, "callee": callee, "setup": setup, "imports": imports}
 
     def bound(self, entry: dict[str, Any], world: str = NATIVE) -> Callable[..., Any]:
@@ -241,18 +245,20 @@ class Target:
         return getattr(built, self.name)  # type: ignore[no-any-return]
 
 
-def _kind(module_name: str, qualname: str) -> str:
-    """ "method" for a plain function in a class, "static"/"class" or "plain" otherwise."""
+def _binding(module_name: str, qualname: str) -> tuple[str, str]:
+    """How the target is bound ("method" for a plain function in a class, "static", "class"
+    or "plain"), and its name as its holder stores it (a private method's mangled)."""
     holder: Any = importlib.import_module(module_name)
     parts = qualname.split(".")
     for part in parts[:-1]:
         holder = getattr(holder, part)
+    name = _replay.mangled(holder, parts[-1])
     if not isinstance(holder, type):
-        return "plain"
-    raw = vars(holder).get(parts[-1])
+        return "plain", name
+    raw = vars(holder).get(name)
     if isinstance(raw, staticmethod):
-        return "static"
-    return "class" if isinstance(raw, classmethod) else "method"
+        return "static", name
+    return ("class" if isinstance(raw, classmethod) else "method"), name
 
 
 def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: int) -> list[Any]:

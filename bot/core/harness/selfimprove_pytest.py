@@ -7,7 +7,8 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
 * always: the outcome of every test and the ``sys.path`` entries inside the project;
 * ``profile``: cProfile over the test loop, the project's own functions with their times;
 * ``capture``: calls to the target functions, pickled (arguments before and after the
-  call, return value or exception), a seeded reservoir sample capped per function. A
+  call, return value or exception), a seeded reservoir sample capped per function, and
+  how each is bound (``kind``: "plain", "method", "static" or "class"). A
   class method's record leaves out ``cls`` (replay binds it again). A method's record says
   how its receiver was built (``receiver``): the constructor call of the receiver's class,
   and the module-level factory that made that call when there was one, each with its
@@ -77,8 +78,9 @@ class _Recorder:
     """A seeded reservoir of pickled calls to one function, and the calls that covered new
     lines of it (``distinct``)."""
 
-    def __init__(self, limit, codes):
+    def __init__(self, limit, codes, kind="plain"):
         self.limit = limit
+        self.kind = kind  # "plain" (a function), "method", "static" or "class"
         self.calls = []
         self.seen = 0
         self.unpicklable = 0
@@ -194,6 +196,11 @@ def _how_built(receiver):
         how["setup"] = _pickled_setup(list(entry[1]["setup"]))
         return how
     kind = type(receiver)
+    if _test_file(_module_file(kind) or ""):
+        return {
+            "refused": f"a {kind.__qualname__}, a class the tests define (no new test "
+            "can import it)"
+        }
     return {
         "refused": f"no call building this {kind.__qualname__} was seen while the tests ran "
         "(built before they started, copied, unpickled, or by a subclass with its own __init__)"
@@ -236,12 +243,9 @@ def _factory_call(frame):
     """
     code = frame.f_code
     module = frame.f_globals.get("__name__", "")
-    base = os.path.basename(code.co_filename)
     if (
         not _inside_project(code.co_filename)
-        or base.startswith("test_")
-        or base.endswith("_test.py")
-        or base == "conftest.py"
+        or _test_file(code.co_filename)
         or not _defines(frame.f_globals, code)
         or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
     ):
@@ -253,6 +257,12 @@ def _factory_call(frame):
     positional = [values[n] for n in names[: code.co_argcount]]
     keywords = {n: values[n] for n in names[code.co_argcount :]}
     return f"{module}:{code.co_name}", positional, keywords
+
+
+def _test_file(path):
+    """Whether ``path`` is a test module or a conftest (nothing a new test may import)."""
+    base = os.path.basename(path)
+    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
 def _defines(namespace, code):
@@ -283,34 +293,74 @@ def _module_file(cls):
 
 def _noting_setup(func, name, home):
     """Method ``func`` noting on its receiver each call made from outside ``home`` (the
-    class's file): the calls that set a receiver up after it was built, the last few kept."""
+    class's file): the calls that set a receiver up after it was built, the last few kept.
+    A call that raised is left out (``cache["missing"]``): a test cannot make it as setup;
+    if it changed the receiver anyway, the rebuilt one differs and is refused."""
 
     @functools.wraps(func)
     def noted(self, *args, **kwargs):
-        try:
-            return func(self, *args, **kwargs)
-        finally:
-            if sys._getframe(1).f_code.co_filename != home:
-                entry = _BUILT.get(id(self))
-                if entry is not None and entry[0]() is self:
-                    entry[1]["setup"].append((name, args, kwargs))
+        result = func(self, *args, **kwargs)
+        caller = sys._getframe(1)
+        if caller.f_code.co_filename != home and not _called_by_itself(caller, self):
+            entry = _BUILT.get(id(self))
+            if entry is not None and entry[0]() is self:
+                entry[1]["setup"].append((name, args, kwargs))
+        return result
 
     return noted
 
 
+def _called_by_itself(frame, receiver):
+    """Whether ``frame`` runs a method of ``receiver`` (``super().__setitem__`` in a subclass
+    in another file): a call inside one of its own, not a setup call."""
+    code = frame.f_code
+    return code.co_argcount > 0 and frame.f_locals.get(code.co_varnames[0]) is receiver
+
+
+# Dunders that set a receiver up as its callers write it (``cache[k] = v``, ``del cache[k]``)
+_SETUP_DUNDERS = ("__setitem__", "__delitem__")
+
+
 def _watch_construction(cls, targets):
-    """Wrap ``cls.__init__`` so each instance remembers the call that built it, and the
-    class's other public methods so it remembers how it was set up afterwards."""
-    home = _module_file(cls)
+    """Have each instance of ``cls``, or of a subclass in the project, remember the call that
+    built it, and the calls made on it from outside afterwards (how it was set up)."""
     installed = {id(vars(cls)[t]) for t in targets}
     made: dict[int, Any] = {}  # one wrapper per function: aliases (``an = a``) stay equal
+    for kind in _project_classes(cls):
+        _note_setup_calls(kind, installed, made)
+        if kind is cls or "__init__" in vars(kind):
+            _record_construction(kind)
+
+
+def _project_classes(cls):
+    """``cls`` and its subclasses defined in the project's own modules (no test modules: a
+    new test cannot import from them)."""
+    found, todo = [], [cls]
+    while todo:
+        kind = todo.pop()
+        if kind in found:
+            continue
+        home = _module_file(kind) or ""
+        if kind is cls or (_inside_project(home) and not _test_file(home)):
+            found.append(kind)
+            todo += kind.__subclasses__()
+    return found
+
+
+def _note_setup_calls(cls, installed, made):
+    """Wrap ``cls``'s own public methods (and item assignment and deletion) to note setup."""
+    home = _module_file(cls)
     for name, value in list(vars(cls).items()):
-        public = not name.startswith("_") and id(value) not in installed
-        if public and isinstance(value, types.FunctionType):
+        public = not name.startswith("_") or name in _SETUP_DUNDERS
+        if public and id(value) not in installed and isinstance(value, types.FunctionType):
             if id(value) not in made:
                 made[id(value)] = _noting_setup(value, name, home)
             setattr(cls, name, made[id(value)])
             _UNWRAP.append((cls, name, value))
+
+
+def _record_construction(cls):
+    """Wrap ``cls.__init__`` so an instance whose own class is ``cls`` remembers the call."""
     own = cls.__dict__.get("__init__")
     inherited = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
 
@@ -436,7 +486,7 @@ def _install_capture(settings):
                 "being tested (an installed copy shadows it)"
             )
             continue
-        recorder = _Recorder(settings.get("limit", 50), _codes_of(func.__code__))
+        recorder = _Recorder(settings.get("limit", 50), _codes_of(func.__code__), kind)
         _RECORDERS[key] = recorder
         wrapper = _wrap(func, recorder, kind)
         if kind == "method":
@@ -604,6 +654,7 @@ def _serialise_captures():
         targets[key] = {
             "module": module,
             "qualname": qualname,
+            "kind": recorder.kind,
             "seen": recorder.seen,
             "unpicklable": recorder.unpicklable,
             "sampled": len(recorder.calls),

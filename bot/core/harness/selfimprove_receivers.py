@@ -7,6 +7,11 @@ constructor call that built the receiver and the module-level factory that made 
 as a literal and calling it again builds a receiver equal to the one captured at the call
 (same attributes, recursively); otherwise the reason is kept for the report. A receiver is
 never pickled into a test.
+
+Equal is enough, identical types are not needed: a receiver whose ``classical_dict["all"]``
+is ``1`` where the suite's held ``True`` stands in for it. The check only decides whether
+the rebuilt receiver is one the suite could have used; a test made from it is still proven
+by running it (it passes on the base every time and fails on its mutant).
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ def _values(args: Arguments) -> tuple[list[Any], dict[str, Any]]:
     return [ast.literal_eval(a) for a in positional], {k: ast.literal_eval(v) for k, v in named}
 
 
+def _setup_line(name: str, args: Arguments) -> str:
+    """A setup call as its caller wrote it: ``receiver["k"] = 1``, ``del receiver["k"]``."""
+    positional, named = args
+    if name == "__setitem__" and len(positional) == 2 and not named:
+        return f"{_RECEIVER}[{positional[0]}] = {positional[1]}"
+    if name == "__delitem__" and len(positional) == 1 and not named:
+        return f"del {_RECEIVER}[{positional[0]}]"
+    return f"{_RECEIVER}.{name}({_spelled(args)})"
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A call that builds a receiver: ``module:qualname`` and its arguments as source."""
@@ -64,7 +79,7 @@ class Recipe:
         if not self.setup:
             return f"{self.source}.{method}", []
         lines = [f"{_RECEIVER} = {self.source}"]
-        lines += [f"{_RECEIVER}.{name}({_spelled(args)})" for name, args in self.setup]
+        lines += [_setup_line(name, args) for name, args in self.setup]
         return f"{_RECEIVER}.{method}", lines
 
     @property
@@ -95,18 +110,34 @@ class Recipe:
         built = resolve(self.call)(*args, **kwargs)
         for name, arguments in self.setup:
             positional, named = _values(arguments)
-            getattr(built, name)(*positional, **named)
+            try:
+                getattr(built, name)(*positional, **named)
+            except Exception as exc:
+                raise SetupFailed(_setup_line(name, arguments), exc) from exc
         return built
+
+
+class SetupFailed(Exception):
+    """A setup call raised on the rebuilt receiver: it needs calls made before those kept."""
+
+    def __init__(self, line: str, error: Exception) -> None:
+        super().__init__(f"`{line}` raised {type(error).__name__}: {_replay._short(str(error))}")
 
 
 def _differs(found: Recipe, receiver: Any, resolve: Callable[[str], Any]) -> str | None:
     """How a receiver ``found`` builds differs from ``receiver`` (None: it does not)."""
     try:
         rebuilt = found.build(resolve)
+    except SetupFailed as exc:
+        return (
+            f"replaying its setup calls failed: {exc} (the suite set it up with more calls than "
+            f"the last {len(found.setup)} kept, or with some that cannot be written as literals)"
+        )
     except Exception as exc:
         return f"calling it again raised {type(exc).__name__}: {_replay._short(str(exc))}"
     try:
-        differs: str | None = _replay.Comparer(1e-9, 0.0).diff(rebuilt, receiver, "receiver")
+        comparer = _replay.Comparer(1e-9, 0.0, equal_numbers=True)
+        differs: str | None = comparer.diff(rebuilt, receiver, "receiver")
     except Exception as exc:
         differs = f"comparing raised {type(exc).__name__}"
     return differs

@@ -82,11 +82,18 @@ def _state(value: Any) -> dict[str, Any]:
 
 
 class Comparer:
-    """Recursive equality with float tolerance; returns the first difference, or None."""
+    """Recursive equality with float tolerance; returns the first difference, or None.
 
-    def __init__(self, rel_tol: float, abs_tol: float) -> None:
+    ``equal_numbers`` lets numbers of different types that compare equal (``1`` and
+    ``True``, ``2`` and ``2.0``) pass: for receivers, whose state need only be equal, not
+    identical in type; a call's outcome keeps the strict check (``1`` for ``True`` is a
+    change a caller can see).
+    """
+
+    def __init__(self, rel_tol: float, abs_tol: float, *, equal_numbers: bool = False) -> None:
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
+        self.equal_numbers = equal_numbers
         self.seen: set[tuple[int, int]] = set()
         self.alive: list[tuple[Any, Any]] = []  # keeps ids in ``seen`` from being reused
 
@@ -94,6 +101,8 @@ class Comparer:
         if got is want:
             return None
         if type(got) is not type(want):
+            if self.equal_numbers and _equal_numbers(got, want):
+                return None
             return f"{where}: {type(got).__name__} {_short(got)} != {type(want).__name__}"
         if depth > _MAX_DEPTH:
             return f"{where}: nested too deeply to compare"
@@ -135,10 +144,23 @@ class Comparer:
         return self.diff(_state(got), _state(want), f"{where}.__dict__", depth + 1)
 
 
+def _equal_numbers(got: Any, want: Any) -> bool:
+    """Both are plain numbers (bool, int, float) and equal: ``1 == True``, ``2 == 2.0``."""
+    plain = (bool, int, float)
+    return type(got) in plain and type(want) in plain and bool(got == want)
+
+
 def _truth(result: Any) -> bool:
     if hasattr(result, "all") and not isinstance(result, bool):
         return bool(result.all())
     return bool(result)
+
+
+def mangled(holder: Any, name: str) -> str:
+    """``name`` as Python stores it in class ``holder``: ``__touch`` is ``_LFUCache__touch``."""
+    if isinstance(holder, type) and name.startswith("__") and not name.endswith("__"):
+        return f"_{holder.__name__.lstrip('_')}{name}"
+    return name
 
 
 class Replayer:
@@ -182,11 +204,12 @@ class Replayer:
             for part in parts[:-1]:
                 holder = getattr(holder, part)
             if isinstance(holder, type):
-                func = vars(holder)[parts[-1]]
+                name = mangled(holder, parts[-1])
+                func = vars(holder)[name]
                 if isinstance(func, staticmethod):
                     func = func.__func__
                 elif isinstance(func, classmethod):
-                    func = getattr(holder, parts[-1])
+                    func = getattr(holder, name)
             else:
                 func = getattr(holder, parts[-1])
             if not callable(func):
