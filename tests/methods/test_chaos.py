@@ -355,3 +355,33 @@ def test_a_number_written_in_the_function_is_tried_as_an_argument(
     )
     assert pinned is not None and pinned.base.args == ("100",), pinned
     assert pinned.base.result == "'small'" and pinned.mutant.result == "'large'"
+
+
+PICK = '''\
+from typing import Literal
+
+
+def pick(kind: Literal["fast", "slow"], n: int | None = None) -> str:
+    """A label for ``kind`` and ``n``."""
+    return f"{kind}:{n}"
+'''
+
+PICK_TESTS = """\
+from pick import pick
+
+
+def test_pick():
+    assert pick("fast", 3) == "fast:3"
+"""
+
+
+def test_derived_inputs_keep_to_the_parameters_annotations(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """``kind`` may only be "fast" or "slow": an empty or cut string would make a test the
+    project's mypy rejects; ``n`` is an int or None, so its neighbours are all fine."""
+    target = Target(file="pick.py", module="pick", qualname="pick")
+    bench = gate_bench({"pick.py": PICK, "tests/test_pick.py": PICK_TESTS}, capture=(target,))
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    derived = {o.args for o in base.outcomes if o.derived}
+    assert derived == {("'fast'", n) for n in ("2", "4", "0")}

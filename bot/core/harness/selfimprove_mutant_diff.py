@@ -16,7 +16,9 @@ without ever unpickling anything. Derived inputs are simple neighbours of captur
 an integer or float argument moved by one, to 0 or negated, an empty string or container
 in place of one, a string cut to its first character, a blank one, or one written twice on
 two lines, a short tuple with two elements swapped or one moved; then a number argument set
-to each number written in the function (and, for integers, one either side).
+to each number written in the function (and, for integers, one either side). A derived
+value the parameter's annotation forbids is left out: a test calling with it would fail the
+project's type checker.
 
 A method is called on a receiver rebuilt for every call from how the capture saw it built
 (``selfimprove_receivers.py``): ``engine().plural_noun("cat")``, or after the calls that set
@@ -48,12 +50,15 @@ import ast
 import base64
 import copy
 import importlib
+import inspect
 import json
 import math
 import os
 import signal
 import sys
 import time
+import types
+import typing
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -127,20 +132,66 @@ def _derived(
     args: list[str],
     kwargs: dict[str, str],
     near: Callable[[Any], list[Any]] = _neighbours,
+    allowed: Callable[[int | str, Any], bool] = lambda where, value: True,
 ) -> list[tuple[list[str], dict[str, str]]]:
-    """Each positional and keyword argument replaced, one at a time, by one ``near`` it."""
+    """Each positional and keyword argument replaced, one at a time, by one ``near`` it that
+    is ``allowed`` there (by position or name)."""
     found: list[tuple[list[str], dict[str, str]]] = []
     for index, text in enumerate(args):
         for other in near(ast.literal_eval(text)):
             source = _literal_source(other)
-            if source is not None:
+            if source is not None and allowed(index, other):
                 found.append(([*args[:index], source, *args[index + 1 :]], kwargs))
     for name, text in kwargs.items():
         for other in near(ast.literal_eval(text)):
             source = _literal_source(other)
-            if source is not None:
+            if source is not None and allowed(name, other):
                 found.append((args, {**kwargs, name: source}))
     return found
+
+
+def _annotated(func: Any, receiver: bool) -> Callable[[int | str, Any], bool]:
+    """Whether a value fits the annotation of the parameter at a position or name.
+
+    A derived input the function's own annotations forbid (``backend=""`` where only four
+    names are allowed) makes a test the project's type checker rejects. Unknown or
+    unreadable annotations allow everything.
+    """
+    try:
+        hints = typing.get_type_hints(getattr(func, "__func__", func))
+        params = list(inspect.signature(func).parameters.values())
+    except Exception:
+        return lambda where, value: True
+    if receiver and params:
+        params = params[1:]
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+    def allowed(where: int | str, value: Any) -> bool:
+        if isinstance(where, int):
+            if where >= len(positional):
+                return True
+            where = positional[where]
+        return where not in hints or _fits(value, hints[where])
+
+    return allowed
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """A simple, lenient check of ``value`` against a type annotation (True when unsure)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return any(type(value) is type(a) and value == a for a in typing.get_args(annotation))
+    if origin is typing.Union or origin is getattr(types, "UnionType", typing.Union):
+        return any(_fits(value, a) for a in typing.get_args(annotation))
+    if annotation is None or annotation is type(None):
+        return value is None
+    if annotation is float or annotation is complex:
+        return isinstance(value, (int, float)) or (annotation is complex and type(value) is complex)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    if isinstance(origin, type):
+        return isinstance(value, origin)
+    return True
 
 
 def _code_numbers(func: Any) -> list[int | float]:
@@ -270,10 +321,12 @@ def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: i
     found: list[dict[str, Any]] = []
     captured = [e for e in (target.entry(r, longest) for r in records) if e is not None]
     candidates = list(captured)
-    at_numbers = _at_numbers(_code_numbers(target.resolve(target.key)))
+    func = target.resolve(target.key)
+    allowed = _annotated(func, receiver=target.kind == "method")
+    at_numbers = _at_numbers(_code_numbers(func))
     for near in (_neighbours, at_numbers):  # the simple neighbours of every input come first
         for entry in captured:
-            for args, kwargs in _derived(entry["args"], entry["kwargs"], near):
+            for args, kwargs in _derived(entry["args"], entry["kwargs"], near, allowed):
                 candidates.append({**entry, "args": args, "kwargs": kwargs, "derived": True})
     for entry in candidates:
         key = json.dumps([entry["receiver"], entry["args"], entry["kwargs"]], sort_keys=True)
