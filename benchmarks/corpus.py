@@ -50,6 +50,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -372,6 +373,7 @@ class Row:
     chaos: str
     wall: str
     per_candidate: str
+    perf_rejected: str
     broken: str
 
 
@@ -379,9 +381,8 @@ def row(outcome: Outcome) -> Row:
     doc = outcome.document
     wall = f"{outcome.wall:.0f}"
     if outcome.problem:
-        return Row(
-            outcome.package.label, outcome.method, "-", "", outcome.problem, "", "", wall, "", ""
-        )
+        label, problem = outcome.package.label, outcome.problem
+        return Row(label, outcome.method, "-", "", problem, "", "", wall, "", "", "")
     targets = doc.get("targets", [])
     methods = sum("." in t["target"].split(":", 1)[1] for t in targets)
     bound = [t for t in targets if t.get("kind") in ("method", "static", "class")]
@@ -407,8 +408,21 @@ def row(outcome: Outcome) -> Row:
         chaos=f"{len(chaos)}" + (f" ({mutation_scores(doc)})" if outcome.method == "chaos" else ""),
         wall=wall,
         per_candidate=f"{per:.1f}" if candidates else "-",
+        perf_rejected=_rejected_verdict_seconds(candidates),
         broken=f"{len(outcome.broken)}/{outcome.checked}",
     )
+
+
+def _rejected_verdict_seconds(candidates: list[dict[str, Any]]) -> str:
+    """Median seconds the performance gate took to reject a candidate, and how many."""
+    seconds = [
+        float(g["seconds"])
+        for c in candidates
+        if c.get("stopped_by") == "performance"
+        for g in c.get("gates", [])
+        if g.get("gate") == "performance" and "seconds" in g
+    ]
+    return f"{statistics.median(seconds):.1f} ({len(seconds)})" if seconds else "-"
 
 
 def _workable(methods: list[dict[str, Any]]) -> int:
@@ -464,6 +478,7 @@ HEADERS = Row(
     "chaos tests (mutation score)",
     "wall s",
     "s/candidate",
+    "perf s/rejected (n)",
     "broken",
 )
 
