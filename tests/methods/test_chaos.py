@@ -20,7 +20,15 @@ from bot.core.baseline import Baseline
 from bot.core.candidate import Target
 from bot.core.diffs import new_file_diff, reverse_diff
 from methods import mutations
-from methods.mutant_inputs import DIFFERS, Observed, Outcome, disagreement, observe, unpinned
+from methods.mutant_inputs import (
+    DIFFERS,
+    Disagreement,
+    Observed,
+    Outcome,
+    disagreement,
+    observe,
+    unpinned,
+)
 from methods.regression_tests import (
     Case,
     new_test_path,
@@ -276,6 +284,17 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     assert disagreement(Observed((_outcome(huge),)), too_long) is None
 
 
+def _pinned_on(
+    bench: GateBench, target: Target, mutant: mutations.Mutant
+) -> tuple[Disagreement | None, Path]:
+    """The input a test would pin against ``mutant`` (in a worktree of its own), and where."""
+    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+    mutant_root = bench.worktrees.add("mutant", bench.request.base_commit)
+    (mutant_root / target.file).write_text(mutant.source)
+    observed = observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+    return disagreement(base, observed), mutant_root
+
+
 RATIO = '''\
 import fractions
 
@@ -302,15 +321,10 @@ def test_a_result_no_literal_spells_is_pinned_by_its_type(
     """``Fraction(1, 2)`` is no literal, yet a mutant returning None is told apart by type."""
     target = Target(file="ratio.py", module="ratio", qualname="ratio")
     bench = gate_bench({"ratio.py": RATIO, "tests/test_ratio.py": RATIO_TESTS}, capture=(target,))
-    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
     (mutant,) = [
         m for m in mutations.mutants(RATIO, "ratio") if m.operator == "return-none" and m.line == 7
     ]
-    mutant_root = bench.worktrees.add("mutant", bench.request.base_commit)
-    (mutant_root / "ratio.py").write_text(mutant.source)
-    pinned = disagreement(
-        base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
-    )
+    pinned, mutant_root = _pinned_on(bench, target, mutant)
     assert pinned is not None and pinned.base.result_type == "fractions:Fraction"
     text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
     assert "assert type(result).__qualname__ == 'Fraction'" in text, text
@@ -346,13 +360,8 @@ def test_a_number_written_in_the_function_is_tried_as_an_argument(
     it, the function's own constant does."""
     target = Target(file="tier.py", module="tier", qualname="tier")
     bench = gate_bench({"tier.py": TIER, "tests/test_tier.py": TIER_TESTS}, capture=(target,))
-    base = observe(bench.request, bench.baseline, bench.baseline.root, target)
     (mutant,) = [m for m in mutations.mutants(TIER, "tier") if "`<=` -> `<`" in m.description]
-    mutant_root = bench.worktrees.add("mutant", bench.request.base_commit)
-    (mutant_root / "tier.py").write_text(mutant.source)
-    pinned = disagreement(
-        base, observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
-    )
+    pinned, _ = _pinned_on(bench, target, mutant)
     assert pinned is not None and pinned.base.args == ("100",), pinned
     assert pinned.base.result == "'small'" and pinned.mutant.result == "'large'"
 
