@@ -271,7 +271,8 @@ def _wrap(
     )
     render = bwrap.command if kind == BUBBLEWRAP else seatbelt.command
     assert kind in (BUBBLEWRAP, SEATBELT)
-    return render(program, argv, cwd, layout), proclimits.preexec(policy.limits, group), True
+    limited = proclimits.launch(policy.limits, group)
+    return [*limited.prefix, *render(program, argv, cwd, layout)], limited.preexec, True
 
 
 def start(
