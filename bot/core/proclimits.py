@@ -20,6 +20,7 @@ import contextlib
 import functools
 import itertools
 import os
+import re
 import resource
 import shutil
 import signal
@@ -30,6 +31,7 @@ from pathlib import Path
 _MB = 1024 * 1024
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _COUNTER = itertools.count(1)
+_GROUP_NAME = re.compile(r"selfimprove-(?P<pid>\d+)-\d+")  # the bot's pid, then a counter
 HELD = (signal.SIGINT, signal.SIGTERM)
 # joins the cgroup whose cgroup.procs is $1 (fails closed: nothing runs if it cannot)
 JOIN_CGROUP = 'printf 0 > "$1" && shift && exec "$@"'
@@ -69,6 +71,7 @@ def pids_cgroup(limit: int) -> Iterator[Path | None]:
     root = pids_root()
     group: Path | None = None
     if root is not None:
+        _sweep(root)
         candidate = root / f"selfimprove-{os.getpid()}-{next(_COUNTER)}"
         try:
             candidate.mkdir()
@@ -82,6 +85,29 @@ def pids_cgroup(limit: int) -> Iterator[Path | None]:
     finally:
         if group is not None:
             _remove(group)
+
+
+@functools.cache
+def _sweep(root: Path) -> None:
+    """Once per process: remove the empty groups left by bot processes that died in a
+    call (killed, so their ``finally`` never ran), which would otherwise pile up. One
+    still holding processes is left alone: its bot may live in another pid namespace."""
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            found = _GROUP_NAME.fullmatch(entry.name)
+            if found and not _alive(int(found["pid"])):
+                with contextlib.suppress(OSError):
+                    entry.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove(group: Path) -> None:

@@ -4,6 +4,7 @@ no ``prlimit``, in a pre-exec step; as root, by a pids cgroup of the call's own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import subprocess
 import sys
@@ -125,3 +126,27 @@ def test_a_cgroup_that_cannot_be_joined_runs_nothing(tmp_path: Path) -> None:
     launch = proclimits.launch(proclimits.ResourceLimits(), None)
     subprocess.run([*launch.prefix, "touch", str(marker)], check=True)
     assert marker.exists()
+
+
+@pytest.mark.skipif(proclimits.pids_root() is None, reason="needs root and a pids cgroup")
+def test_groups_left_by_a_killed_bot_are_removed_and_live_ones_kept() -> None:
+    root = proclimits.pids_root()
+    assert root is not None
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now belongs to no process
+    alive = subprocess.Popen(["sleep", "30"])
+    stale, kept = (root / f"selfimprove-{p.pid}-1" for p in (dead, alive))
+    stale.mkdir()
+    kept.mkdir()
+    try:
+        proclimits._sweep.cache_clear()
+        with proclimits.pids_cgroup(10) as group:
+            assert group is not None and group.is_dir()
+        assert not stale.exists()
+        assert kept.is_dir(), "a running bot's group was removed"
+    finally:
+        alive.kill()
+        alive.wait()
+        for group in (stale, kept):
+            with contextlib.suppress(OSError):
+                group.rmdir()
