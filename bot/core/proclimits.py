@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.reaper import pid_alive
+
 _MB = 1024 * 1024
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _COUNTER = itertools.count(1)
@@ -95,19 +97,9 @@ def _sweep(root: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in root.iterdir():
             found = _GROUP_NAME.fullmatch(entry.name)
-            if found and not _alive(int(found["pid"])):
+            if found and not pid_alive(int(found["pid"])):
                 with contextlib.suppress(OSError):
                     entry.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(group: Path) -> None:
