@@ -6,21 +6,25 @@ Two ways of giving a bubblewrap call its limits are compared side by side, "befo
 "after" (see :mod:`bot.core.proclimits`): a pre-exec step in the forked child (Python
 must then ``fork`` the whole bot), and ``sh`` + ``prlimit`` exec'd in front of ``bwrap``
 (Python starts the call with ``vfork``). "Before" is the fallback where ``prlimit`` is
-missing, forced here by hiding ``prlimit``. Prints two tables:
+missing, forced here by hiding ``prlimit``. Prints three tables:
 
-1. starting one call: ``python -c pass`` N times, bare (``subprocess.run``), through
-   :func:`bot.core.sandbox.run` with the sandbox off (the subreaper) and with bubblewrap
-   both ways, interleaved: milliseconds per call (median), and the difference to bare.
-   A fork costs more the bigger the process, so the bot's resident size is printed too;
-2. the example (``examples/textstats`` in a temporary monorepo, a fixed set of targets),
+1. the example (``examples/textstats`` in a temporary monorepo, a fixed set of targets),
    run unsandboxed, sandboxed before and sandboxed after, in turn, ``--rounds`` times
    each: median wall time, its ratio to subprocess time (the bot's own overhead; goal
    <= 1.05), and sandboxed ÷ unsandboxed wall time (goal <= 1.10), of the medians and,
-   less swayed by a change in the machine's load, the median of each round's ratio
-   (its sandboxed run ÷ its unsandboxed run). The performance gate's
-   futility look stops its timing early on noise-dependent evidence, so the sides would
-   not do the same work; it is turned off (a fixed number of timing rounds, the same work
-   each side) unless ``--adaptive`` is given.
+   less swayed by a change in the machine's load, the median of each round's ratio (its
+   sandboxed run ÷ its unsandboxed run). The performance gate's futility look stops its
+   timing early on noise-dependent evidence, so the sides would not do the same work; it
+   is turned off (a fixed number of timing rounds, the same work each side) unless
+   ``--adaptive`` is given;
+2. starting one call: ``python -c pass`` N times, bare (``subprocess.run``), through
+   :func:`bot.core.sandbox.run` with the sandbox off (the subreaper) and with bubblewrap
+   both ways, interleaved: milliseconds per call (median), and the difference to bare.
+   A fork costs more the bigger the process, so the bot's resident size is printed too
+   (measured after the example, so the bot has the size a run gives it);
+3. what the sandbox's start-up adds to one example run: (bubblewrap - subreaper) per call
+   from table 2, times the subprocesses a run starts; a figure that, unlike table 1's
+   wall times, a burst of load on a shared machine does not swing.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ from validators import performance  # noqa: E402
 TARGETS = ("src/textstats/tokens.py:is_stopword", "src/textstats/index.py:vocabulary")
 BEFORE, AFTER = "before: pre-exec (fork)", "after: sh+prlimit (vfork)"
 OFF = "unsandboxed"
+WAYS = (BEFORE, AFTER)
+SUBREAPER = "sandbox off (subreaper)"
 
 
 @contextlib.contextmanager
@@ -80,7 +86,9 @@ def resident_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def bench_start(request: Request, tmp: Path, count: int) -> None:
+def bench_start(request: Request, tmp: Path, count: int) -> dict[str, float]:
+    """Print table 1; return the median milliseconds per call of each way (keyed as the
+    columns of table 2, and ``OFF``)."""
     argv = [sys.executable, "-c", "pass"]
 
     def bare() -> None:
@@ -102,7 +110,7 @@ def bench_start(request: Request, tmp: Path, count: int) -> None:
 
     calls = {
         "bare subprocess.run": bare,
-        "sandbox off (subreaper)": through(False),
+        SUBREAPER: through(False),
         f"bubblewrap, {BEFORE}": through(True, functools.partial(spawning, BEFORE)),
         f"bubblewrap, {AFTER}": through(True, functools.partial(spawning, AFTER)),
     }
@@ -117,12 +125,14 @@ def bench_start(request: Request, tmp: Path, count: int) -> None:
             call()
             times[name].append((time.perf_counter() - began) * 1000)
     base = statistics.median(times["bare subprocess.run"])
-    rows = []
-    for name, measured in times.items():
-        ms = statistics.median(measured)
-        rows.append((name, f"{ms:7.1f} ms" + (f"  (+{ms - base:.1f} ms)" if ms != base else "")))
+    medians = {name: statistics.median(measured) for name, measured in times.items()}
+    rows = [
+        (name, f"{ms:7.1f} ms" + (f"  (+{ms - base:.1f} ms)" if ms != base else ""))
+        for name, ms in medians.items()
+    ]
     title = f"Starting one call: `python -c pass` x{count}, median (bot resident: "
     print_table(f"{title}{resident_mb():.0f} MB)", ["per call"], rows)
+    return {OFF: medians[SUBREAPER], **{way: medians[f"bubblewrap, {way}"] for way in WAYS}}
 
 
 @dataclasses.dataclass
@@ -131,6 +141,7 @@ class Side:
 
     walls: list[float] = dataclasses.field(default_factory=list)
     subs: list[float] = dataclasses.field(default_factory=list)
+    started: list[int] = dataclasses.field(default_factory=list)  # subprocesses per run
 
     @property
     def wall(self) -> float:
@@ -147,7 +158,8 @@ class Side:
         return f"{self.wall / other.wall:.3f} (per round {rounds:.3f})"
 
 
-def bench_example(request: Request, rounds: int, adaptive: bool) -> None:
+def bench_example(request: Request, rounds: int, adaptive: bool) -> Side:
+    """Print table 2; return the unsandboxed side."""
     sides = {name: Side() for name in (OFF, BEFORE, AFTER)}
     order = list(sides)
     fixed = functools.partial(performance.check, stop_early=False)
@@ -167,8 +179,9 @@ def bench_example(request: Request, rounds: int, adaptive: bool) -> None:
                     result = run(chosen, Progress())
                     sides[name].walls.append(time.perf_counter() - began)
                 sides[name].subs.append(sum(result.subprocess_seconds.values()))
+                sides[name].started.append(sandbox.CLOCK.started)
     off = sides[OFF]
-    both = [sides[n] for n in (BEFORE, AFTER)]
+    both = [sides[way] for way in WAYS]
     rows = [
         ("unsandboxed wall (shared by both columns)", *[f"{off.wall:.1f} s"] * 2),
         ("unsandboxed runs", *[_list(off.walls)] * 2),
@@ -183,7 +196,25 @@ def bench_example(request: Request, rounds: int, adaptive: bool) -> None:
     targets = ", ".join(str(t) for t in request.targets)
     how = "adaptive (futility look on)" if adaptive else "fixed rounds (futility look off)"
     title = f"Example run, median of {rounds} each, alternating; timing {how}\n({targets})"
-    print_table(title, [BEFORE, AFTER], rows)
+    print_table(title, WAYS, rows)
+    return off
+
+
+def bench_estimate(per_call: dict[str, float], off: Side) -> None:
+    """Table 3: what starting the example's subprocesses costs more sandboxed, from table 1:
+    less swayed by the machine's load than the runs themselves."""
+    started = statistics.median(off.started)
+    extra = {way: (per_call[way] - per_call[OFF]) for way in WAYS}
+    per_run = {way: extra[way] * started / 1000 for way in WAYS}  # seconds
+    rows = [
+        ("subprocesses started per run", *[f"{started:.0f}"] * 2),
+        ("bubblewrap - subreaper, per call", *(f"{extra[way]:+.1f} ms" for way in WAYS)),
+        (
+            "per run, and its share of the unsandboxed wall",
+            *(f"{per_run[way]:+.2f} s ({per_run[way] / off.wall:+.1%})" for way in WAYS),
+        ),
+    ]
+    print_table("Start-up cost of the sandbox per example run (table 1 x calls)", WAYS, rows)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> None:
@@ -223,9 +254,12 @@ def main() -> None:
         project = make_monorepo(tmp)
         flags = Flags(path=str(project), output_dir=str(tmp / "out"), targets=tuple(args.targets))
         request = build_request(flags)
+        off = None
         if not args.skip_example:  # first, so the start-up rows see a bot that made a run
-            bench_example(request, args.rounds, args.adaptive)
-        bench_start(request, tmp, args.calls)
+            off = bench_example(request, args.rounds, args.adaptive)
+        per_call = bench_start(request, tmp, args.calls)
+        if off is not None:
+            bench_estimate(per_call, off)
 
 
 if __name__ == "__main__":
