@@ -6,7 +6,7 @@ Two ways of giving a bubblewrap call its limits are compared side by side, "befo
 "after" (see :mod:`bot.core.proclimits`): a pre-exec step in the forked child (Python
 must then ``fork`` the whole bot), and ``sh`` + ``prlimit`` exec'd in front of ``bwrap``
 (Python starts the call with ``vfork``). "Before" is the fallback where ``prlimit`` is
-missing, forced here by hiding ``prlimit``. Prints three tables:
+missing, forced here by hiding ``prlimit``. Prints four tables:
 
 1. the example (``examples/textstats`` in a temporary monorepo, a fixed set of targets),
    run unsandboxed, sandboxed before and sandboxed after, in turn, ``--rounds`` times
@@ -24,7 +24,12 @@ missing, forced here by hiding ``prlimit``. Prints three tables:
    (measured after the example, so the bot has the size a run gives it);
 3. what the sandbox's start-up adds to one example run: (bubblewrap - subreaper) per call
    from table 2, times the subprocesses a run starts; a figure that, unlike table 1's
-   wall times, a burst of load on a shared machine does not swing.
+   wall times, a burst of load on a shared machine does not swing;
+4. paired: one more run in which every subprocess call is made four times back to back,
+   sandboxed ("after") and unsandboxed in ABBA order (each way first once, so a cache the
+   first call warms favours neither), and every performance-gate check (fixed rounds)
+   twice, AB or BA in turn: the same work under the same load, by kind, and the ratio of
+   the totals.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import itertools
 import os
 import statistics
 import subprocess
@@ -41,6 +47,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +63,7 @@ from bot.core.sandbox_probe import probe  # noqa: E402
 from bot.flow.progress import Progress  # noqa: E402
 from bot.flow.run import run  # noqa: E402
 from validators import performance  # noqa: E402
+from validators.context import GateContext, Verdict  # noqa: E402
 
 TARGETS = ("src/textstats/tokens.py:is_stopword", "src/textstats/index.py:vocabulary")
 BEFORE, AFTER = "before: pre-exec (fork)", "after: sh+prlimit (vfork)"
@@ -217,6 +225,61 @@ def bench_estimate(per_call: dict[str, float], off: Side) -> None:
     print_table("Start-up cost of the sandbox per example run (table 1 x calls)", WAYS, rows)
 
 
+def bench_paired(request: Request) -> None:
+    """Table 4: one run in which every subprocess call and performance-gate check is
+    made both ways back to back (see the module's doc), side by side."""
+    seconds: dict[bool, dict[str, float]] = {True: {}, False: {}}
+    flips = itertools.count()
+    single = sandbox.run
+    check = performance.check
+
+    def both(kind: str, once: Callable[[bool], Any], twice: bool = True) -> Any:
+        """``once`` both ways: ABBA (each way goes first once: a cache the first warms
+        helps both), or, for the long gate whose processes share nothing, AB or BA."""
+        kept = None
+        order = (True, False) if next(flips) % 2 else (False, True)
+        for confined in (*order, *reversed(order)) if twice else order:
+            began = time.perf_counter()
+            result = once(confined)
+            took = time.perf_counter() - began
+            seconds[confined][kind] = seconds[confined].get(kind, 0.0) + took
+            kept = result if confined else kept
+        return kept
+
+    def paired_run(
+        argv: Any, cwd: Path, *, kind: str, request: Request | None = None, **kw: Any
+    ) -> Any:
+        if request is None:  # the strictest policy: cannot be turned off, so not paired
+            return single(argv, cwd, kind=kind, **kw)
+
+        def once(confined: bool) -> Any:
+            chosen = dataclasses.replace(request, sandbox=confined)
+            return single(argv, cwd, kind=kind, request=chosen, **kw)
+
+        return both(kind, once)
+
+    def paired_check(ctx: GateContext, *_args: Any, **_kw: Any) -> Verdict:
+        def once(confined: bool) -> Verdict:
+            chosen = dataclasses.replace(ctx.request, sandbox=confined)
+            return check(dataclasses.replace(ctx, request=chosen), stop_early=False)
+
+        return cast(Verdict, both("performance gate", once, twice=False))
+
+    with (
+        mock.patch.object(sandbox, "run", paired_run),
+        mock.patch.object(performance, "check", paired_check),
+    ):
+        run(dataclasses.replace(request, output_dir=request.output_dir / "paired"), Progress())
+    rows = []
+    for kind in sorted(seconds[True]):
+        on, off = seconds[True][kind], seconds[False][kind]
+        rows.append((kind, f"{on:.2f} s", f"{off:.2f} s", f"{on / off:.3f}"))
+    on, off = sum(seconds[True].values()), sum(seconds[False].values())
+    rows.append(("all (goal <= 1.10)", f"{on:.2f} s", f"{off:.2f} s", f"{on / off:.3f}"))
+    columns = [f"sandboxed, {AFTER}", "unsandboxed", "ratio"]
+    print_table("Paired: one run's calls made both ways, back to back", columns, rows)
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> None:
     width = max(len(row[0]) for row in rows)
     widths = [max(len(c), *(len(row[i + 1]) for row in rows)) for i, c in enumerate(columns)]
@@ -260,6 +323,7 @@ def main() -> None:
         per_call = bench_start(request, tmp, args.calls)
         if off is not None:
             bench_estimate(per_call, off)
+            bench_paired(request)
 
 
 if __name__ == "__main__":
