@@ -25,16 +25,17 @@ missing, forced here by hiding ``prlimit``. Prints four tables:
 3. what the sandbox's start-up adds to one example run: (bubblewrap - subreaper) per call
    from table 2, times the subprocesses a run starts; a figure that, unlike table 1's
    wall times, a burst of load on a shared machine does not swing;
-4. paired: one more run in which every subprocess call is made four times back to back,
-   sandboxed ("after") and unsandboxed in ABBA order (each way first once, so a cache the
-   first call warms favours neither), and every performance-gate check (fixed rounds)
-   twice, AB or BA in turn: the same work under the same load, by kind, and the ratio of
-   the totals.
+4. paired: one more run in which every subprocess call is made, after one warm-up call
+   (a cache the first call fills would favour the second), four times back to back,
+   sandboxed ("after") and unsandboxed in ABBA or BAAB order, and every performance-gate
+   check (fixed rounds) twice, AB or BA, the order alternating per kind: the same work
+   under the same load, by kind, and the ratio of the totals.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -229,16 +230,19 @@ def bench_paired(request: Request) -> None:
     """Table 4: one run in which every subprocess call and performance-gate check is
     made both ways back to back (see the module's doc), side by side."""
     seconds: dict[bool, dict[str, float]] = {True: {}, False: {}}
-    flips = itertools.count()
+    flips: dict[str, Iterator[int]] = collections.defaultdict(itertools.count)
     single = sandbox.run
     check = performance.check
 
-    def both(kind: str, once: Callable[[bool], Any], twice: bool = True) -> Any:
-        """``once`` both ways: ABBA (each way goes first once: a cache the first warms
-        helps both), or, for the long gate whose processes share nothing, AB or BA."""
+    def both(kind: str, once: Callable[[bool], Any], warm: bool = True) -> Any:
+        """``once`` both ways: after a warm-up call (a cache the first call fills would
+        favour the second) ABBA, or, for the long gate whose processes share nothing, AB
+        or BA; the order alternates per kind, as a run's calls come in a fixed pattern."""
         kept = None
-        order = (True, False) if next(flips) % 2 else (False, True)
-        for confined in (*order, *reversed(order)) if twice else order:
+        order = (True, False) if next(flips[kind]) % 2 else (False, True)
+        if warm:
+            once(True)
+        for confined in (*order, *reversed(order)) if warm else order:
             began = time.perf_counter()
             result = once(confined)
             took = time.perf_counter() - began
@@ -263,7 +267,7 @@ def bench_paired(request: Request) -> None:
             chosen = dataclasses.replace(ctx.request, sandbox=confined)
             return check(dataclasses.replace(ctx, request=chosen), stop_early=False)
 
-        return cast(Verdict, both("performance gate", once, twice=False))
+        return cast(Verdict, both("performance gate", once, warm=False))
 
     with (
         mock.patch.object(sandbox, "run", paired_run),
