@@ -67,12 +67,17 @@ def test_hang_is_killed_with_its_children(tmp_path: Path, confined: bool) -> Non
     assert not marker.exists(), "the grandchild survived the timeout"
 
 
-def test_clock_adds_subprocess_time(tmp_path: Path) -> None:
+def test_clock_adds_subprocess_time_and_counts_starts(tmp_path: Path) -> None:
     sandbox.CLOCK.reset()
     sandbox.run(
         [sys.executable, "-c", "import time; time.sleep(0.2)"], tmp_path, timeout=10, kind="x"
     )
     assert 0.2 <= sandbox.CLOCK.seconds["x"] < 5
+    assert sandbox.CLOCK.started == 1
+    sandbox.stop(sandbox.start([sys.executable, "-c", "pass"], tmp_path))
+    assert sandbox.CLOCK.started == 2
+    sandbox.CLOCK.reset()
+    assert sandbox.CLOCK.started == 0
 
 
 @pytest.mark.parametrize(

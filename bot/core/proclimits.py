@@ -1,26 +1,42 @@
 """Resource limits of one sandboxed call: processes, address space, file size.
 
-The limits are set in the child between fork and exec of ``bwrap`` (``preexec_fn``), so
-they hold for everything the sandbox starts. ``RLIMIT_NPROC`` does not bind root, so when
-the bot runs as root it also puts the call in a pids cgroup of its own (v1 or v2,
-whichever is writable) capped at the same number.
+The limits are set before ``bwrap`` starts, so they hold for everything the sandbox
+starts. ``RLIMIT_NPROC`` does not bind root, so when the bot runs as root it also puts
+the call in a pids cgroup of its own (v1 or v2, whichever is writable) capped at the same
+number.
+
+Where ``prlimit`` (util-linux) is installed, two tiny programs exec'd in front of the
+sandbox apply them (:func:`launch`): ``sh`` joins the cgroup, ``prlimit`` lowers the
+limits, each then execs the next with the same pid. Python can then start the call with
+``vfork``, whose cost does not grow with the bot's size; a pre-exec step (``preexec_fn``,
+the fallback where there is no ``prlimit``, such as macOS) makes it ``fork`` instead,
+copying the page tables of a bot of a few hundred MB and faulting its pages back after:
+10-60 ms a call on a loaded machine, measured in ``benchmarks/sandbox.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
+import re
 import resource
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.reaper import pid_alive
+
 _MB = 1024 * 1024
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _COUNTER = itertools.count(1)
+_GROUP_NAME = re.compile(r"selfimprove-(?P<pid>\d+)-\d+")  # the bot's pid, then a counter
 HELD = (signal.SIGINT, signal.SIGTERM)
+# joins the cgroup whose cgroup.procs is $1 (fails closed: nothing runs if it cannot)
+JOIN_CGROUP = 'printf 0 > "$1" && shift && exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ def pids_cgroup(limit: int) -> Iterator[Path | None]:
     root = pids_root()
     group: Path | None = None
     if root is not None:
+        _sweep(root)
         candidate = root / f"selfimprove-{os.getpid()}-{next(_COUNTER)}"
         try:
             candidate.mkdir()
@@ -70,6 +87,19 @@ def pids_cgroup(limit: int) -> Iterator[Path | None]:
     finally:
         if group is not None:
             _remove(group)
+
+
+@functools.cache
+def _sweep(root: Path) -> None:
+    """Once per process: remove the empty groups left by bot processes that died in a
+    call (killed, so their ``finally`` never ran), which would otherwise pile up. One
+    still holding processes is left alone: its bot may live in another pid namespace."""
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            found = _GROUP_NAME.fullmatch(entry.name)
+            if found and not pid_alive(int(found["pid"])):
+                with contextlib.suppress(OSError):
+                    entry.rmdir()
 
 
 def _remove(group: Path) -> None:
@@ -86,14 +116,52 @@ def _remove(group: Path) -> None:
             os.sched_yield()
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How a call gets its limits: programs exec'd in front of it, or a pre-exec step."""
+
+    prefix: tuple[str, ...] = ()
+    preexec: Callable[[], None] | None = None
+
+
+@functools.cache
+def prlimit_program() -> str | None:
+    """util-linux's ``prlimit``, which sets limits and execs a command, if installed."""
+    return shutil.which("prlimit")
+
+
+def launch(limits: ResourceLimits, group: Path | None) -> Launch:
+    """Join ``group`` and lower the limits by exec'ing ``sh`` and ``prlimit`` in front of
+    the call where ``prlimit`` exists, else in a pre-exec step (see the module's doc)."""
+    program = prlimit_program()
+    if program is None:
+        return Launch(preexec=preexec(limits, group))
+    join = (
+        () if group is None else ("/bin/sh", "-c", JOIN_CGROUP, "sh", str(group / "cgroup.procs"))
+    )
+    lowered = tuple(f"--{name}={value}" for _which, name, value in ceilings(limits))
+    return Launch(prefix=(*join, program, *lowered, "--"))
+
+
+def ceilings(limits: ResourceLimits) -> list[tuple[int, str, int]]:
+    """Each limit to set (resource, ``prlimit``'s name for it, value), capped at the
+    inherited hard limit, which an unprivileged process cannot raise."""
+    wanted = (
+        (resource.RLIMIT_NPROC, "nproc", limits.max_processes),
+        (resource.RLIMIT_AS, "as", limits.max_memory_mb * _MB),
+        (resource.RLIMIT_FSIZE, "fsize", limits.max_file_mb * _MB),
+    )
+    found = []
+    for which, name, value in wanted:
+        _soft, hard = resource.getrlimit(which)
+        found.append((which, name, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return found
+
+
 def preexec(limits: ResourceLimits, group: Path | None) -> Callable[[], None]:
     """What the child runs before exec: join ``group``, then lower its limits."""
     procs = str(group / "cgroup.procs") if group is not None else None
-    pairs = (
-        (resource.RLIMIT_NPROC, limits.max_processes),
-        (resource.RLIMIT_AS, limits.max_memory_mb * _MB),
-        (resource.RLIMIT_FSIZE, limits.max_file_mb * _MB),
-    )
+    pairs = ceilings(limits)
 
     def apply() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # held by the parent while forking
@@ -103,9 +171,7 @@ def preexec(limits: ResourceLimits, group: Path | None) -> Callable[[], None]:
                 os.write(fd, b"0")
             finally:
                 os.close(fd)
-        for which, value in pairs:
-            _soft, hard = resource.getrlimit(which)
-            ceiling = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        for which, _name, ceiling in pairs:
             with contextlib.suppress(ValueError, OSError):  # macOS refuses some limits
                 resource.setrlimit(which, (ceiling, ceiling))
 

@@ -20,6 +20,17 @@ from types import FrameType
 PR_SET_CHILD_SUBREAPER = 36
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def descendants(root: int) -> list[int]:
     """Every live process below ``root`` (read from /proc)."""
     children: dict[int, list[int]] = {}

@@ -140,6 +140,7 @@ class SubprocessClock:
 
     seconds: dict[str, float] = field(default_factory=dict)
     sandboxes: set[str] = field(default_factory=set)  # the labels of the calls made
+    started: int = 0  # subprocesses started (each pays the sandbox's start-up once)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, seconds: float) -> None:
@@ -147,8 +148,10 @@ class SubprocessClock:
             self.seconds[kind] = self.seconds.get(kind, 0.0) + seconds
 
     def confined_by(self, label: str) -> None:
+        """One more subprocess started, confined as ``label`` says."""
         with self._lock:
             self.sandboxes.add(label)
+            self.started += 1
 
     def sandbox_label(self) -> str:
         """The sandboxes the run's calls used, ``+``-joined (``none`` before any call)."""
@@ -163,6 +166,7 @@ class SubprocessClock:
         with self._lock:
             self.seconds.clear()
             self.sandboxes.clear()
+            self.started = 0
 
 
 CLOCK = SubprocessClock()
@@ -271,7 +275,8 @@ def _wrap(
     )
     render = bwrap.command if kind == BUBBLEWRAP else seatbelt.command
     assert kind in (BUBBLEWRAP, SEATBELT)
-    return render(program, argv, cwd, layout), proclimits.preexec(policy.limits, group), True
+    limited = proclimits.launch(policy.limits, group)
+    return [*limited.prefix, *render(program, argv, cwd, layout)], limited.preexec, True
 
 
 def start(

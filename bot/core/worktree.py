@@ -18,16 +18,7 @@ from types import TracebackType
 import git
 
 from bot.core import repo_guard
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from bot.core.reaper import pid_alive
 
 
 class Worktrees:
@@ -99,7 +90,7 @@ def clean_stale(repo_root: Path, home: Path) -> list[Path]:
             except (OSError, ValueError):
                 owner = {}
             pid = owner.get("pid")
-            if isinstance(pid, int) and _pid_alive(pid) and pid != os.getpid():
+            if isinstance(pid, int) and pid_alive(pid) and pid != os.getpid():
                 continue
             for child in sorted(p for p in run_dir.iterdir() if p.is_dir()):
                 with contextlib.suppress(git.GitCommandError):
