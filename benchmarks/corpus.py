@@ -2,6 +2,7 @@
 
     python benchmarks/corpus.py [--work DIR] [--packages NAME ...] [--methods METHOD ...]
                                 [--max-targets N] [--run-timeout S] [--suite-timeout S]
+                                [--from-runs]
 
 A quick run: ``--packages text-unidecode python-slugify --methods test-driven
 --max-targets 3``. The whole corpus with every method is the default.
@@ -338,6 +339,20 @@ def selfimprove_run(
     return outcome
 
 
+def saved_run(package: Package, method: str, work: Path) -> Outcome:
+    """The outcome of the last run of ``method`` on ``package``, from its saved document;
+    the wall time is the run's own (its ``seconds``)."""
+    outcome = Outcome(package, method)
+    saved = work / "runs" / f"{package.name}-{method}" / "stdout.json"
+    try:
+        outcome.document = json.loads(saved.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        outcome.problem = f"no saved run ({type(exc).__name__})"
+        return outcome
+    outcome.wall = float(outcome.document.get("seconds", 0.0))
+    return outcome
+
+
 def check_accepted(outcome: Outcome, python: Path, repo: Path, work: Path, timeout: float) -> None:
     """Apply each accepted change to a fresh clone of the base; its full suite must pass."""
     base = outcome.document.get("base_commit")
@@ -520,6 +535,12 @@ def main() -> None:
     parser.add_argument(
         "--suite-timeout", type=float, default=600.0, help="seconds per suite run (600)"
     )
+    parser.add_argument(
+        "--from-runs",
+        action="store_true",
+        help="no new selfimprove runs: the table from the documents the last runs left in "
+        "WORK/runs (accepted changes are still checked against the full suites)",
+    )
     args = parser.parse_args()
     work: Path = args.work.resolve()
     folders = {name: work / name for name in ("sdists", "src", "venvs")}
@@ -544,9 +565,12 @@ def main() -> None:
             outcomes += [Outcome(package, m, problem=why) for m in args.methods]
             continue
         for method in args.methods:
-            outcome = selfimprove_run(
-                package, python, repo, method, work, args.max_targets, args.run_timeout
-            )
+            if args.from_runs:
+                outcome = saved_run(package, method, work)
+            else:
+                outcome = selfimprove_run(
+                    package, python, repo, method, work, args.max_targets, args.run_timeout
+                )
             if not outcome.problem:
                 check_accepted(outcome, python, repo, work, args.suite_timeout)
             outcomes.append(outcome)
