@@ -73,6 +73,7 @@ _MAX_TIMEOUTS = 3
 _UNLIMITED = 10**7  # characters: a captured input shrink mode may start from
 _SWAPPED = 4  # tuples up to this long get swapped and moved variants
 _CODE_NUMBERS = 8  # numbers from the function's own code tried as arguments
+_NUMBER_BASES = 4  # captured inputs those numbers are put into
 
 
 class CallTimeout(BaseException):
@@ -324,8 +325,10 @@ def inputs(target: Target, records: list[dict[str, Any]], limit: int, longest: i
     func = target.resolve(target.key)
     allowed = _annotated(func, receiver=target.kind == "method")
     at_numbers = _at_numbers(_code_numbers(func))
-    for near in (_neighbours, at_numbers):  # the simple neighbours of every input come first
-        for entry in captured:
+    # The function's own numbers on a few inputs first: the simple neighbours of every
+    # input would otherwise fill the limit before them.
+    for near, bases in ((at_numbers, captured[:_NUMBER_BASES]), (_neighbours, captured)):
+        for entry in bases:
             for args, kwargs in _derived(entry["args"], entry["kwargs"], near, allowed):
                 candidates.append({**entry, "args": args, "kwargs": kwargs, "derived": True})
     for entry in candidates:
