@@ -38,6 +38,7 @@ import pstats
 import random
 import reprlib
 import sys
+import time
 import types
 import weakref
 from typing import Any
@@ -58,6 +59,9 @@ _MAX_STRONG = 10000  # instances that cannot be weakly referenced are kept, up t
 _MAX_RECIPE = 100_000  # bytes of pickled constructor arguments worth keeping
 _SETUP_CALLS = 32  # calls made on a receiver after it was built, the last ones kept
 _TRACED_CALLS = 2000  # the first calls of a target whose lines are traced
+_TRACE_EVENTS = 200_000  # trace events a target may cost in all (calls and lines seen)
+_TRACE_SECONDS = 3.0  # seconds a target's calls recorded only to be traced may take in all
+_SMALL_BYTES = 16384  # an argument this big at its top level is not pickled just to trace
 _RUNNING: list[str | None] = [None]  # the node id of the test running now
 
 
@@ -90,12 +94,16 @@ class _Recorder:
         self.distinct = []
         self.covered = set()
         self.tests = set()  # node ids of the tests it was called in (None: outside any)
+        self.trace_budget = _TRACE_EVENTS  # trace events left before tracing stops for good
+        self.trace_seconds = _TRACE_SECONDS  # time left for calls recorded only to be traced
 
     def tracing(self):
         """Whether to trace the lines of this call: an early one, with a place for a new
         distinct call, and no other tracer (coverage, a debugger) to disturb."""
         return (
             self.seen <= _TRACED_CALLS
+            and self.trace_budget > 0
+            and self.trace_seconds > 0
             and len(self.distinct) < max(1, self.limit // 2)
             and sys.gettrace() is None
         )
@@ -156,36 +164,58 @@ def _wrap(func, recorder, kind="plain"):
             return func(*args, **kwargs)
         recorder.tests.add(_RUNNING[0])
         slot = recorder.slot()
-        lines: set[int] | None = set() if recorder.tracing() else None
+        traced = recorder.tracing() and (slot is not None or _small(args, kwargs))
+        lines: set[int] | None = set() if traced else None
         if slot is None and lines is None:
             return _call(func, recorder, args, kwargs)
-        kept = args[1:] if kind == "class" else args
-        try:
-            before = pickle.dumps((kept, kwargs), protocol=4)
-        except Exception:
-            recorder.unpicklable += 1
-            return _call(func, recorder, args, kwargs)
-        record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
-        record["args_repr"] = _short_repr((kept, kwargs))
-        if kind == "method" and args:
-            record["receiver"] = _how_built(args[0])
-        try:
-            result = _call(func, recorder, args, kwargs, lines)
-        except Exception as exc:
-            record["outcome"] = "raise"
-            record["error"] = _exception_info(exc)
-            _finish(recorder, slot, record, kept, kwargs, lines)
-            raise
-        try:
-            record["result"] = _b64(pickle.dumps(result, protocol=4))
-            record["result_repr"] = _short_repr(result)
-        except Exception:
-            recorder.unpicklable += 1
-            return result
-        _finish(recorder, slot, record, kept, kwargs, lines)
-        return result
+        if slot is None:  # recorded only in case it runs new lines: that costs the budget
+            began = time.perf_counter()
+            try:
+                return _record(func, recorder, kind, slot, lines, args, kwargs)
+            finally:
+                recorder.trace_seconds -= time.perf_counter() - began
+        return _record(func, recorder, kind, slot, lines, args, kwargs)
 
     return recorded
+
+
+def _small(args, kwargs):
+    """Whether every argument is small at its top level: pickling it for a call that may
+    not be kept is cheap (a sieve's 8 MB bytearray, 2,000 times over, is not)."""
+    try:
+        return all(sys.getsizeof(a) < _SMALL_BYTES for a in (*args, *kwargs.values()))
+    except Exception:
+        return False
+
+
+def _record(func, recorder, kind, slot, lines, args, kwargs):
+    """Call ``func`` and record the call: in reservoir ``slot`` (if any), and among the
+    distinct calls when ``lines`` (the lines it ran) holds one no kept call ran."""
+    kept = args[1:] if kind == "class" else args
+    try:
+        before = pickle.dumps((kept, kwargs), protocol=4)
+    except Exception:
+        recorder.unpicklable += slot is not None  # a sampled call
+        return _call(func, recorder, args, kwargs)
+    record = {"args": _b64(before), "outcome": "return", "result": None, "error": None}
+    record["args_repr"] = _short_repr((kept, kwargs))
+    if kind == "method" and args:
+        record["receiver"] = _how_built(args[0])
+    try:
+        result = _call(func, recorder, args, kwargs, lines)
+    except Exception as exc:
+        record["outcome"] = "raise"
+        record["error"] = _exception_info(exc)
+        _finish(recorder, slot, record, kept, kwargs, lines)
+        raise
+    try:
+        record["result"] = _b64(pickle.dumps(result, protocol=4))
+        record["result_repr"] = _short_repr(result)
+    except Exception:
+        recorder.unpicklable += slot is not None  # a sampled call
+        return result
+    _finish(recorder, slot, record, kept, kwargs, lines)
+    return result
 
 
 def _how_built(receiver):
@@ -391,7 +421,7 @@ def _call(func, recorder, args, kwargs, lines=None):
     """``func(*args, **kwargs)``; with ``lines`` a set, the target's lines it ran go there."""
     recorder.depth += 1
     if lines is not None:
-        sys.settrace(_line_tracer(recorder.codes, lines))
+        sys.settrace(_line_tracer(recorder, lines))
     try:
         return func(*args, **kwargs)
     finally:
@@ -400,15 +430,31 @@ def _call(func, recorder, args, kwargs, lines=None):
         recorder.depth -= 1
 
 
-def _line_tracer(codes, lines):
-    """A ``sys.settrace`` function that notes the lines run in frames of ``codes`` only."""
+def _line_tracer(recorder, lines):
+    """A ``sys.settrace`` function that notes the lines run in frames of the target's code.
+
+    Every event it sees costs the recorder's budget; when that runs out tracing stops, for
+    this call and the ones after: a target that calls a generator millions of times would
+    otherwise make the suite crawl."""
+    codes = recorder.codes
+
+    def spend():
+        recorder.trace_budget -= 1
+        if recorder.trace_budget <= 0:
+            sys.settrace(None)
+            return False
+        return True
 
     def local(frame, event, arg):
+        if not spend():
+            return None
         if event == "line":
             lines.add(frame.f_lineno)
         return local
 
     def calls(frame, event, arg):
+        if not spend():
+            return None
         return local if frame.f_code in codes else None
 
     return calls
@@ -427,7 +473,7 @@ def _finish(recorder, slot, record, args, kwargs, lines=None):
     try:
         record["after"] = _b64(pickle.dumps((args, kwargs), protocol=4))
     except Exception:
-        recorder.unpicklable += 1
+        recorder.unpicklable += slot is not None
         return
     if slot is not None:
         recorder.store(slot, record)
