@@ -62,6 +62,7 @@ _TRACED_CALLS = 2000  # the first calls of a target whose lines are traced
 _TRACE_EVENTS = 200_000  # trace events a target may cost in all (calls and lines seen)
 _TRACE_SECONDS = 3.0  # seconds a target's calls recorded only to be traced may take in all
 _SMALL_BYTES = 16384  # an argument this big at its top level is not pickled just to trace
+_LARGE_BYTES = 1 << 20  # a call with an argument this big at its top level is not recorded
 _RUNNING: list[str | None] = [None]  # the node id of the test running now
 
 
@@ -164,6 +165,9 @@ def _wrap(func, recorder, kind="plain"):
             return func(*args, **kwargs)
         recorder.tests.add(_RUNNING[0])
         slot = recorder.slot()
+        if slot is not None and not _small(args, kwargs, _LARGE_BYTES):
+            recorder.unpicklable += 1  # pickling it would cost more than any use of it
+            slot = None
         traced = recorder.tracing() and (slot is not None or _small(args, kwargs))
         lines: set[int] | None = set() if traced else None
         if slot is None and lines is None:
@@ -179,11 +183,14 @@ def _wrap(func, recorder, kind="plain"):
     return recorded
 
 
-def _small(args, kwargs):
-    """Whether every argument is small at its top level: pickling it for a call that may
-    not be kept is cheap (a sieve's 8 MB bytearray, 2,000 times over, is not)."""
+def _small(args, kwargs, limit=None):
+    """Whether every argument is under ``limit`` bytes at its top level (a cheap guess at
+    what pickling it costs): a call that may not be kept is pickled only when small, and
+    none is recorded at all when huge (a sieve's 50 MB bytearray, hundreds of times over,
+    took a suite from 15 s to 500 s)."""
+    limit = _SMALL_BYTES if limit is None else limit
     try:
-        return all(sys.getsizeof(a) < _SMALL_BYTES for a in (*args, *kwargs.values()))
+        return all(sys.getsizeof(a) < limit for a in (*args, *kwargs.values()))
     except Exception:
         return False
 
