@@ -198,10 +198,10 @@ def _survivors(
         with checkout(_mutant_diff(ctx, target, mutant)) as root:
             if _suite_kills(ctx, root, target, timeout):
                 continue
-            pinned, why = _told_apart(ctx, root, target, base, [c.pinned.base for c in cases])
+            pinned, why = _told_apart(
+                ctx, root, target, mutant, base, [c.pinned.base for c in cases]
+            )
             if pinned is None:
-                if not why.startswith(mutant_inputs.DIFFERS):  # the outputs did not all match
-                    why += _second_look(ctx, target, mutant, tried=bool(base.outcomes))
                 survivors.append(Survivor(index, mutant, None, why))
                 continue
             same = [c for c in cases if c.pinned.base == pinned.base]
@@ -224,13 +224,15 @@ def _told_apart(
     ctx: MethodContext,
     root: Path,
     target: Target,
+    mutant: mutations.Mutant,
     base: mutant_inputs.Observed,
     pinned: Sequence[mutant_inputs.Outcome],
 ) -> tuple[mutant_inputs.Disagreement | None, str]:
     """An input a test can pin where the mutant at ``root`` differs, or None and why not.
 
     The captured and derived inputs short enough for a test come first; failing those,
-    a long captured input on which the two differ is shrunk to a short one.
+    a long captured input on which the two differ is shrunk to a short one. When no input
+    tells them apart at all, the why says whether the mutated line ran.
     """
     observed = mutant_inputs.Observed(())
     if base.outcomes:
@@ -250,7 +252,8 @@ def _told_apart(
     else:
         why = "no recorded call has arguments that can be written as Python literals"
         why += f"; {_refused(base.refused)}" if base.refused else ""
-    return None, why + _errors(base, observed, shrunk[0])
+    why += _errors(base, observed, shrunk[0])
+    return None, why + _second_look(ctx, target, mutant, tried=bool(base.outcomes))
 
 
 def _refused(refused: Sequence[tuple[str, int]]) -> str:

@@ -183,12 +183,11 @@ def _wrap(func, recorder, kind="plain"):
     return recorded
 
 
-def _small(args, kwargs, limit=None):
+def _small(args, kwargs, limit=_SMALL_BYTES):
     """Whether every argument is under ``limit`` bytes at its top level (a cheap guess at
     what pickling it costs): a call that may not be kept is pickled only when small, and
     none is recorded at all when huge (a sieve's 50 MB bytearray, hundreds of times over,
     took a suite from 15 s to 500 s)."""
-    limit = _SMALL_BYTES if limit is None else limit
     try:
         return all(sys.getsizeof(a) < limit for a in (*args, *kwargs.values()))
     except Exception:
