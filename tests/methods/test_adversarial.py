@@ -113,6 +113,45 @@ def test_exception_messages_may_differ_but_not_their_type(
     assert breach is not None and "candidate raised builtins.LookupError" in breach.reason
 
 
+def test_a_place_inside_the_checkout_is_the_same_answer_in_every_worktree(
+    gate_bench: Callable[..., GateBench], tmp_path: Path
+) -> None:
+    """The edge cases are recorded in the base's tree and replayed in the candidate's."""
+    base = FILES[MODULE] + (
+        "\n\ndef located(name):\n"
+        "    import os\n\n"
+        "    return os.path.join(os.path.dirname(__file__), name)\n"
+    )
+    files = {
+        **FILES,
+        MODULE: base,
+        "tests/test_located.py": (
+            "from pkg.stats import located\n\n\n"
+            "def test_located():\n    assert located('a.txt').endswith('a.txt')\n"
+        ),
+    }
+    target = TARGET.__class__(file=MODULE, module="pkg.stats", qualname="located")
+    bench = gate_bench(files, capture=(target,), thresholds=QUICK)
+    assert bench.baseline.capture_file is not None
+    roots = bench.baseline.import_roots
+    cases = attack.derive(
+        bench.request,
+        bench.request.project_path(bench.baseline.root),
+        bench.baseline.capture_file,
+        target.key,
+        roots,
+        tmp_path,
+    )
+    assert cases.count > 0
+    same = bench.context({MODULE: base + "# the same function\n"}, target)
+    assert attack.check(bench.request, same.candidate_project, cases, roots) is None
+    moved = bench.context(
+        {MODULE: base.replace("(__file__)", "(os.path.dirname(__file__))")}, target
+    )
+    breach = attack.check(bench.request, moved.candidate_project, cases, roots)
+    assert breach is not None and breach.reason.startswith("result: ")
+
+
 def test_attack_kills_the_buggy_entrant_and_the_best_survivor_wins(
     make_repo: Callable[..., Path],
 ) -> None:

@@ -395,6 +395,67 @@ def test_replay_equality_survives_cycles() -> None:
     assert _load_replay().Comparer(1e-9, 0.0).diff(a, b, "result") is None
 
 
+def test_replay_names_of_files_in_one_checkout_equal_the_same_files_in_the_other() -> None:
+    replay = _load_replay()
+    moved = replay.Comparer(1e-9, 0.0, moved=("/w/candidate-1", "/w/base"))
+    assert moved.diff(Path("/w/candidate-1/src/data"), Path("/w/base/src/data"), "r") is None
+    assert (
+        moved.diff(["at /w/candidate-1/a", "/w/candidate-1"], ["at /w/base/a", "/w/base"], "r")
+        is None
+    )
+    assert moved.diff(Path("/w/candidate-1/src/x"), Path("/w/base/src/y"), "r") is not None
+    assert moved.diff("/w/candidate-10/a", "/w/base0/a", "r") is not None  # whole names only
+    fixed = replay.Comparer(1e-9, 0.0)  # without it, the same file is a different result
+    assert fixed.diff(Path("/w/candidate-1/src/data"), Path("/w/base/src/data"), "r") is not None
+
+
+PLACES = '''"""Functions that answer with places inside the package itself."""
+
+from pathlib import Path
+
+
+def data_dir():
+    return Path(__file__).parent / "data"
+
+
+def data_name():
+    return str(Path(__file__).parent / "data") + ".txt"
+
+
+def work(x):
+    return x + 1
+'''
+PLACES_TESTS = """from pkg.mod import data_dir, data_name, work
+
+
+def test_places():
+    assert data_dir().name == "data" and data_name().endswith("data.txt")
+    assert work(1) == 2
+"""
+DATA_DIR = Target(MOD, "pkg.mod", "data_dir")
+DATA_NAME = Target(MOD, "pkg.mod", "data_name")
+
+
+def test_a_path_inside_the_checkout_is_the_same_result_in_every_worktree(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """humanize's locale folder: captured on the base, replayed in the candidate's tree."""
+    files = {
+        "proj/pyproject.toml": PYPROJECT,
+        f"proj/{MOD}": PLACES,
+        "proj/src/pkg/__init__.py": "",
+        "proj/tests/test_mod.py": PLACES_TESTS,
+    }
+    bench = gate_bench(files, project="proj", capture=(DATA_DIR, DATA_NAME, WORK), thresholds=QUICK)
+    same = bench.context({MOD: PLACES.replace("x + 1", "1 + x")}, target=WORK)
+    verdict = performance.check(same, stop_early=False)
+    assert verdict.reason.startswith("no proven speed-up"), verdict.reason
+
+    elsewhere = bench.context({MOD: PLACES.replace('"data"', '"other"')}, target=WORK)
+    verdict = performance.check(elsewhere)
+    assert verdict.reason.startswith(f"behaviour differs on captured call 0 of {DATA_DIR.key}")
+
+
 def test_only_the_random_sample_of_captured_calls_is_timed(tmp_path: Path) -> None:
     """Calls kept for covering rare lines are checked, never timed: the speed-up must be the
     one the suite's own mix of calls sees."""

@@ -249,9 +249,15 @@ def _b64(data: bytes) -> str:
 
 
 def _difference(
-    got: dict[str, Any], want: dict[str, Any], rel_tol: float, abs_tol: float
+    got: dict[str, Any],
+    want: dict[str, Any],
+    rel_tol: float,
+    abs_tol: float,
+    moved: tuple[str, str] | None = None,
 ) -> str | None:
-    """How a call's outcome differs from the expected one, or None when it does not."""
+    """How a call's outcome differs from the expected one, or None when it does not.
+
+    ``moved``: the checkouts ``got`` and ``want`` ran in (see ``Comparer``)."""
     short = _replay._short
     if got["outcome"] == "timeout":
         return f"no answer within {got['seconds']:.2g}s"
@@ -265,14 +271,14 @@ def _difference(
             raised = f"{got['type']}: {short(got['message'])}"
             return f"base raised {want['type']}, candidate raised {raised}"
     else:
-        found: str | None = _replay.Comparer(rel_tol, abs_tol).diff(
+        found: str | None = _replay.Comparer(rel_tol, abs_tol, moved=moved).diff(
             got["value"], want["value"], "result"
         )
         if found:
             return found
     got_args, got_kwargs = got["after"]
     want_args, want_kwargs = want["after"]
-    comparer = _replay.Comparer(rel_tol, abs_tol)
+    comparer = _replay.Comparer(rel_tol, abs_tol, moved=moved)
     after: str | None = comparer.diff(list(got_args), list(want_args), "arguments after the call")
     if after is None:
         after = comparer.diff(got_kwargs, want_kwargs, "keyword arguments after the call")
@@ -316,12 +322,14 @@ def derive(settings: dict[str, Any]) -> dict[str, Any]:
             record = _record(func, label, blob, seconds)
             if record is not None:
                 entry["calls"].append(record)
-    return {"targets": targets}
+    return {"targets": targets, "root": os.path.realpath(os.getcwd())}
 
 
 def check(settings: dict[str, Any]) -> dict[str, Any]:
     with open(settings["records"], encoding="utf-8") as handle:
-        derived = json.load(handle)["targets"]
+        document = json.load(handle)
+    derived = document["targets"]
+    moved = (os.path.realpath(os.getcwd()), str(document.get("root") or os.getcwd()))
     limit = float(settings["call_seconds"]) * _TIMEOUT_FACTOR
     loader = _replay.Replayer({})
     targets: dict[str, Any] = {}
@@ -340,7 +348,8 @@ def check(settings: dict[str, Any]) -> dict[str, Any]:
                 continue
             got = _call(func, base64.b64decode(record["args"]), limit)
             entry["calls"] += 1
-            why = _difference(got, want, float(settings["rel_tol"]), float(settings["abs_tol"]))
+            rel_tol, abs_tol = float(settings["rel_tol"]), float(settings["abs_tol"])
+            why = _difference(got, want, rel_tol, abs_tol, moved)
             if why is not None:
                 entry["failures"].append({"index": index, "label": record["label"], "reason": why})
     return {"targets": targets}

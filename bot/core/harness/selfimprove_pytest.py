@@ -706,6 +706,7 @@ def _serialise_captures():
         targets[key] = {
             "module": module,
             "qualname": qualname,
+            "root": _PROJECT,
             "kind": recorder.kind,
             "seen": recorder.seen,
             "unpicklable": recorder.unpicklable,

@@ -33,6 +33,7 @@ import io
 import json
 import math
 import os
+import pathlib
 import sys
 import time
 import types
@@ -88,12 +89,25 @@ class Comparer:
     ``True``, ``2`` and ``2.0``) pass: for receivers, whose state need only be equal, not
     identical in type; a call's outcome keeps the strict check (``1`` for ``True`` is a
     change a caller can see).
+
+    ``moved`` is (the worktree ``got`` was made in, the one ``want`` was made in): a string
+    or path naming a file of one checkout names the same file in the other, so
+    ``<candidate>/src/pkg/data`` equals ``<base>/src/pkg/data`` (a function that returns a
+    path under its own ``__file__`` would otherwise differ for every candidate).
     """
 
-    def __init__(self, rel_tol: float, abs_tol: float, *, equal_numbers: bool = False) -> None:
+    def __init__(
+        self,
+        rel_tol: float,
+        abs_tol: float,
+        *,
+        equal_numbers: bool = False,
+        moved: tuple[str, str] | None = None,
+    ) -> None:
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
         self.equal_numbers = equal_numbers
+        self.moved = moved if moved and moved[0] != moved[1] else None
         self.seen: set[tuple[int, int]] = set()
         self.alive: list[tuple[Any, Any]] = []  # keeps ids in ``seen`` from being reused
 
@@ -110,6 +124,8 @@ class Comparer:
             return None
         self.seen.add((id(got), id(want)))
         self.alive.append((got, want))
+        if self.moved and isinstance(got, (str, pathlib.PurePath)):
+            got = relocated(got, *self.moved)
         if isinstance(got, float):
             same = (math.isnan(got) and math.isnan(want)) or math.isclose(
                 got, want, rel_tol=self.rel_tol, abs_tol=self.abs_tol
@@ -142,6 +158,15 @@ class Comparer:
         if _has_custom_eq(got):
             return None if _truth(got == want) else f"{where}: {_short(got)} != {_short(want)}"
         return self.diff(_state(got), _state(want), f"{where}.__dict__", depth + 1)
+
+
+def relocated(value: Any, here: str, there: str) -> Any:
+    """``value`` (a str or a path) with the checkout ``here`` in it renamed ``there``."""
+    text = os.fspath(value)
+    if here not in text:
+        return value
+    text = there if text == here else text.replace(here + os.sep, there + os.sep)
+    return text if isinstance(value, str) else type(value)(text)
 
 
 def _equal_numbers(got: Any, want: Any) -> bool:
@@ -186,6 +211,15 @@ class Replayer:
             raise RuntimeError("no other copy of the project is loaded")
         copies: dict[str, types.ModuleType] = self.other.modules
         return copies
+
+    def moved(self, key: str, world: str) -> tuple[str, str] | None:
+        """(the checkout ``world`` runs from, the one ``key``'s calls were captured in)."""
+        captured = self.captures.get(key, {}).get("root")
+        if not captured:
+            return None
+        if world == NATIVE:
+            return os.path.realpath(os.getcwd()), str(captured)
+        return (self.other.root if self.other else ""), str(captured)
 
     def loads(self, blob: bytes, world: str) -> Any:
         """Unpickle with the project's classes taken from ``world``'s copy of the project."""
@@ -244,7 +278,8 @@ class Replayer:
                 reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
                 continue
             try:
-                reason = _replay_call(func, args, kwargs, record, result, after, rel_tol, abs_tol)
+                comparer = Comparer(rel_tol, abs_tol, moved=self.moved(key, world))
+                reason = _replay_call(func, args, kwargs, record, result, after, comparer)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # a custom __eq__ that raises, say
@@ -333,11 +368,9 @@ def _replay_call(
     record: dict[str, Any],
     result: Any,
     after: Any,
-    rel_tol: float,
-    abs_tol: float,
+    comparer: Comparer,
 ) -> str | None:
     """Why this call behaves differently from its capture, or None when it does not."""
-    comparer = Comparer(rel_tol, abs_tol)
     try:
         got = func(*args, **kwargs)
     except KeyboardInterrupt:

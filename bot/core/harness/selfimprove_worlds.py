@@ -106,6 +106,7 @@ class OtherCopy:
     def __init__(self, here: str, there: str, names: list[str]) -> None:
         if _under(here, there) or _under(there, here):
             raise ImportError("one worktree lies inside the other")
+        self.root = there
         for name in names:
             importlib.import_module(name)
         native = _modules_under(here)
