@@ -319,3 +319,50 @@ def test_a_profiled_target_that_cannot_be_recorded_is_left_out_a_named_one_stops
     shadowed = ["pkg.mod was imported from /elsewhere/pkg/mod.py, outside the checkout"]
     with pytest.raises(UserError, match="outside the checkout"):
         _drop_uncapturable(request, [hot], shadowed, Progress())
+
+
+LAMBDAS = """\
+def apply(func, n):
+    return sum(func(i) for i in range(n))
+
+
+def plain(n):
+    return sum(range(n))
+"""
+LAMBDAS_TEST = """\
+from pkg.calls import apply, plain
+
+
+def test_calls():
+    for n in range(200):
+        assert apply(lambda i: i * 2, 2000) == 1999 * 2000
+    assert plain(10) == 45
+"""
+
+
+def test_a_spare_stands_in_for_a_target_none_of_whose_calls_can_be_recorded(
+    make_repo: Callable[..., Path],
+) -> None:
+    """``apply`` is the hottest, but every call passes a lambda, which cannot be pickled."""
+    files = {
+        "proj/pyproject.toml": PYPROJECT,
+        "proj/src/pkg/__init__.py": "",
+        "proj/src/pkg/calls.py": LAMBDAS,
+        "proj/tests/test_calls.py": LAMBDAS_TEST,
+    }
+    repo = make_repo(files)
+    request = make_request(repo, "proj", exclude=DEFAULT_EXCLUDE, limits=Limits(max_targets=1))
+    progress = Progress()
+    with Worktrees(repo, request.home, "spares") as trees:
+        base = trees.add("base", request.base_commit)
+        baseline, reports = prepare(request, base, trees.root, progress)
+    assert [r.target.key for r in reports] == ["pkg.calls:plain"]
+    assert baseline.captured_calls == {"pkg.calls:plain": 1}
+    assert "note: pkg.calls:apply left out: none of its calls could be recorded" in progress.lines
+
+    named = dataclasses.replace(request, targets=(TargetSpec("src/pkg/calls.py", "apply"),))
+    with Worktrees(repo, request.home, "named") as trees:
+        base = trees.add("base", request.base_commit)
+        baseline, reports = prepare(named, base, trees.root, Progress())
+    assert [r.target.key for r in reports] == ["pkg.calls:apply"]  # what was asked for
+    assert baseline.captured_calls == {"pkg.calls:apply": 0}

@@ -22,6 +22,8 @@ from bot.flow.progress import Progress
 from bot.flow.targets import rank_profiled, resolve_specs
 from bot.report.results import TargetReport
 
+SPARE_TARGETS = 3  # hottest functions captured beyond max_targets, see _prefer_recorded
+
 
 def check_green(request: Request, run: SuiteRun) -> None:
     """Refuse a base commit whose suite does not pass (or does not run at all)."""
@@ -43,9 +45,10 @@ def check_green(request: Request, run: SuiteRun) -> None:
 
 
 def profile_targets(
-    request: Request, base_root: Path, progress: Progress
+    request: Request, base_root: Path, progress: Progress, spares: int = 0
 ) -> tuple[SuiteRun, list[Target]]:
-    """Profile the base suite (it must be green) and choose the targets: named or hottest.
+    """Profile the base suite (it must be green) and choose the targets: named or hottest
+    (with ``spares`` more, see ``rank_profiled``).
 
     ``selfimprove plan`` calls this too, so a plan splits exactly the targets a run would take.
     """
@@ -60,7 +63,7 @@ def profile_targets(
     if request.targets:
         return profiled, resolve_specs(request, project_dir, profiled.import_roots)
     return profiled, rank_profiled(
-        request, project_dir, profiled.profile, profiled.completed.seconds
+        request, project_dir, profiled.profile, profiled.completed.seconds, spares
     )
 
 
@@ -68,7 +71,7 @@ def prepare(
     request: Request, base_root: Path, scratch: Path, progress: Progress
 ) -> tuple[Baseline, list[TargetReport]]:
     """Run the base suite, pick targets and capture their calls; return the run's Baseline."""
-    profiled, targets = profile_targets(request, base_root, progress)
+    profiled, targets = profile_targets(request, base_root, progress, SPARE_TARGETS)
     baseline = Baseline(
         root=base_root,
         work_dir=request.home / "cache",
@@ -86,6 +89,7 @@ def prepare(
     progress.stage("capturing", f"recording calls to {len(targets)} target(s) while the suite runs")
     captured = run_suite(request, base_root, capture=targets)
     targets = _drop_uncapturable(request, targets, captured.errors, progress)
+    targets = _prefer_recorded(request, targets, captured.captures, progress)
     baseline.targets = tuple(targets)
     flaky = sorted(profiled.passed - captured.passed)
     if flaky:
@@ -126,6 +130,27 @@ def _drop_uncapturable(
             dropped.add(target.key)
             progress.note(f"{target.key} left out: its calls cannot be recorded ({error})")
     return [t for t in targets if t.key not in dropped]
+
+
+def _prefer_recorded(
+    request: Request,
+    targets: list[Target],
+    captures: dict[str, dict[str, object]],
+    progress: Progress,
+) -> list[Target]:
+    """``max_targets`` of ``targets``, hottest first, a spare standing in for each target the
+    suite ran but no call of which could be recorded (nothing can be proven on it)."""
+    limit = request.limits.max_targets
+    if request.targets:
+        return targets
+    recorded = [t for t in targets if captures.get(t.key, {}).get("calls")]
+    unrecorded = [t for t in targets if t not in recorded]
+    chosen = {t.key for t in recorded[:limit] + unrecorded[: max(0, limit - len(recorded))]}
+    kept = [t for t in targets if t.key in chosen]
+    for target in targets[:limit]:
+        if target not in kept:
+            progress.note(f"{target.key} left out: none of its calls could be recorded")
+    return kept
 
 
 def _names(error: str, key: str) -> bool:

@@ -58,11 +58,14 @@ def rank_profiled(
     project_dir: Path,
     profile: Sequence[dict[str, Any]],
     suite_seconds: float = 0.0,
+    spares: int = 0,
 ) -> list[Target]:
     """The project's own functions, by time spent in them and their callees, hottest first.
 
     Each gets its inclusive share of ``suite_seconds`` (the impact floor weighs gains by it);
-    functions or files the maintainer marked ``# selfimprove: skip`` are left out.
+    functions or files the maintainer marked ``# selfimprove: skip`` are left out. ``spares``
+    more than ``max_targets`` are returned, next in line, to stand in for targets whose calls
+    turn out not to be recordable.
     """
     sources: dict[str, str] = {}
     targets = [
@@ -85,7 +88,7 @@ def rank_profiled(
         and not _marked_skip(project_dir, row["file"], row["qualname"], sources)
     ]
     targets.sort(key=lambda t: (-t.cumulative_seconds, t.key))
-    return targets[: request.limits.max_targets]
+    return targets[: request.limits.max_targets + spares]
 
 
 def resolve_specs(request: Request, project_dir: Path, import_roots: Sequence[str]) -> list[Target]:
