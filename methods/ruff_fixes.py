@@ -280,12 +280,71 @@ def _fixed(
     fixed = _ruff(request, args, source, filename)
     if not fixed:
         return None
-    new = keep_inside(source, fixed, span)
+    new = _without_new_unused_imports(request, source, keep_inside(source, fixed, span), filename)
     try:
         ast.parse(new)
     except SyntaxError:
         return None
     return new if new != source else None
+
+
+def _without_new_unused_imports(request: Request, old: str, new: str, filename: str) -> str:
+    """``new`` without the imports it leaves unused that ``old`` used (or did not have).
+
+    :func:`keep_inside` keeps every import a fix adds, but the fix that needed one may lie
+    outside the function (tabulate: ``from itertools import starmap`` came with a fix that
+    was dropped), and a fix inside may remove an import's last use: the style gate would
+    reject the candidate for the unused import.
+    """
+    found = _unused_imports(request, new, filename)
+    if found:
+        before = {str(d.get("message")) for d in _unused_imports(request, old, filename)}
+        edits = [
+            edit
+            for d in found
+            if str(d.get("message")) not in before
+            for edit in (d.get("fix") or {}).get("edits", [])
+        ]
+        new = _apply_edits(new, edits)
+    return new
+
+
+def _unused_imports(request: Request, source: str, filename: str) -> list[dict[str, Any]]:
+    args = [*BASE_ARGS, "--select", "F401", "--output-format", "json", "--exit-zero"]
+    output = _ruff(request, args, source, filename)
+    try:
+        report = json.loads(output) if output else []
+    except ValueError:
+        return []
+    return [d for d in report if isinstance(d, dict)] if isinstance(report, list) else []
+
+
+def _apply_edits(source: str, edits: Sequence[dict[str, Any]]) -> str:
+    """``source`` with ruff's ``edits`` (1-based rows and columns) made, last first; an edit
+    that overlaps one already made is skipped."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(point: dict[str, int]) -> int:
+        row = min(max(point["row"], 1), len(starts))
+        return starts[row - 1] + point["column"] - 1
+
+    spans = sorted(
+        (
+            (offset(e["location"]), offset(e["end_location"]), str(e.get("content") or ""))
+            for e in edits
+        ),
+        reverse=True,
+    )
+    limit = len(source) + 1
+    for start, end, content in spans:
+        if end > limit:
+            continue
+        source = source[:start] + content + source[end:]
+        limit = start
+    return source
 
 
 def keep_inside(old: str, new: str, span: tuple[int, int]) -> str:

@@ -117,6 +117,23 @@ def test_a_fix_may_bring_its_import(request_: Request) -> None:
     assert callable(second) and second([(1, 2), (0, 1)]) == [(0, 1), (1, 2)]
 
 
+def test_no_import_is_left_unused(request_: Request) -> None:
+    """An import a dropped fix outside brought goes (tabulate's ``starmap``), and so does
+    one whose last use a fix inside removed; an import unused already stays."""
+    source = (
+        "import math\nimport re\n\n\ndef inside(x, s):\n"
+        "    return x in [1, 2, 3], re.sub('a', 'b', s)\n\n\n"
+        "def outside(rows):\n    return sorted(rows, key=lambda r: r[1])\n"
+    )
+    found = {r.rule: r for r in ruff_rewrites(request_, source, "inside", "pkg/mod.py")}
+    assert set(found) == {"literal-membership", "unnecessary-regular-expression", COMBINED}
+    assert found["literal-membership"].source == source.replace("[1, 2, 3]", "{1, 2, 3}")
+    for rewrite in (found["unnecessary-regular-expression"], found[COMBINED]):
+        assert "s.replace('a', 'b')" in rewrite.source or 's.replace("a", "b")' in rewrite.source
+        assert rewrite.source.startswith("import math\n\n\ndef inside")  # not re, nor operator
+    assert "import operator" not in found[COMBINED].source
+
+
 def test_spans_and_keeping_only_the_inside() -> None:
     assert function_span(SOURCE, "lookups") == (7, 12)
     assert function_span(SOURCE, "Table.keys") == (20, 22)
