@@ -15,7 +15,9 @@ from bot.core.candidate import Candidate, Target
 from bot.core.diffs import make_diff
 from bot.core.generator import Attempt
 from bot.core.method import MethodContext
+from bot.core.request import Request
 from methods.codemods import MEMO, rewrites_for
+from methods.codemods.rules.memoise import Memo
 from methods.purity import memo_for
 from methods.ruff_fixes import ruff_rewrites
 
@@ -40,7 +42,8 @@ class CodemodGenerator:
         repo_path = ctx.request.repo_relative(target.file)
         tried = {a.candidate.diff_sha256 for a in history}
         found: list[Candidate] = []
-        for rule, description, new, provenance in _rewrites(ctx, target, source):
+        memo = memo_for(ctx, target)
+        for rule, description, new, provenance in rewrites(ctx.request, target, source, memo):
             diff = make_diff(repo_path, source, new)
             if not diff:
                 continue
@@ -63,12 +66,14 @@ class CodemodGenerator:
         return found
 
 
-def _rewrites(
-    ctx: MethodContext, target: Target, source: str
+def rewrites(
+    request: Request, target: Target, source: str, memo: Memo | None = None
 ) -> Iterator[tuple[str, str, str, dict[str, str]]]:
-    """(rule, description, new module text, provenance): the codemods first, then ruff."""
-    memo = memo_for(ctx, target)
+    """(rule, description, new module text, provenance): the codemods first, then ruff.
+
+    ``memo`` is what the captured calls showed about purity; without it (``selfimprove
+    plan``, which captures nothing) the memoise rule proposes nothing."""
     for rewrite in rewrites_for(source, target.qualname, {MEMO: memo} if memo else {}):
         yield rewrite.rule, rewrite.description, rewrite.source, {}
-    for fix in ruff_rewrites(ctx.request, source, target.qualname, target.file):
+    for fix in ruff_rewrites(request, source, target.qualname, target.file):
         yield fix.rule, fix.description, fix.source, {"tool": "ruff", "ruff_rules": fix.code}

@@ -26,7 +26,7 @@ from bot.core.request import Request
 from bot.flow.characterize import profile_targets
 from bot.flow.progress import Progress
 from bot.flow.session import Session
-from methods.codemods import rewrites_for
+from methods.codemod_generator import rewrites
 from validators.perftiming import AB_PROCESSES
 
 # The gates other than unit and performance (compile, ruff, bandit, mypy, imports):
@@ -117,6 +117,9 @@ def estimate(
 ) -> Estimate:
     """Expected seconds for ``target``: candidates x (one cascade + one performance gate).
 
+    ``candidates`` counts the codemod and ruff rewrites the offline generator would offer,
+    all but memoise, which needs the captured calls a plan does not make.
+
     Each candidate runs the suite once (unit gate), the static tools, and a performance
     gate that times the target and the other targets calling it, ``rounds`` pairs in each
     of a few processes, plus a few replays of every captured call. At least one candidate
@@ -172,7 +175,7 @@ def make_plan(request: Request, shards: int, progress: Progress) -> tuple[Plan, 
                 estimate(
                     request,
                     target,
-                    len(rewrites_for(source, target.qualname)),
+                    len({new for _, _, new, _ in rewrites(request, target, source)}),
                     profiled.completed.seconds,
                     rows.get(target.key, {}),
                     _timed_targets(target.key, keys, rows),

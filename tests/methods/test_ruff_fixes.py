@@ -11,6 +11,8 @@ import pytest
 
 from bot.core.candidate import Target
 from bot.core.request import Request
+from methods.codemod_generator import rewrites
+from methods.codemods import rewrites_for
 from methods.ruff_fixes import COMBINED, function_span, keep_inside, ruff_rewrites
 from tests.conftest import GateBench, close_bench, commit_files, make_request, open_bench
 from validators import performance
@@ -115,6 +117,16 @@ def test_a_fix_may_bring_its_import(request_: Request) -> None:
     exec(compile(rewrite.source, "<fixed>", "exec"), namespace)  # our own test input
     second = namespace["second"]
     assert callable(second) and second([(1, 2), (0, 1)]) == [(0, 1), (1, 2)]
+
+
+def test_a_plan_counts_ruffs_candidates_with_the_codemods(request_: Request) -> None:
+    """``selfimprove plan`` weighs a target by the rewrites the offline generator offers:
+    ``lookups`` has no codemod rewrite, only ruff's."""
+    target = Target("pkg/mod.py", "pkg.mod", "lookups")
+    offered = [rule for rule, _, _, _ in rewrites(request_, target, SOURCE)]
+    expected = [r.rule for r in ruff_rewrites(request_, SOURCE, "lookups", "pkg/mod.py")]
+    assert offered == expected and len(offered) == 5
+    assert rewrites_for(SOURCE, "lookups") == []
 
 
 def test_no_import_is_left_unused(request_: Request) -> None:
