@@ -356,6 +356,17 @@ class Plain:
         self.value = value
 
 
+class Words:
+    def __init__(self, classical: object) -> None:
+        self.classical = classical
+
+    def plural(self, word: str) -> str:
+        return word + "s"
+
+    def singular(self, word: str) -> str:
+        return word
+
+
 class Slotted:
     __slots__ = ("value",)
 
@@ -380,6 +391,13 @@ class Slotted:
         (ValueError("x"), ValueError("x"), True),
         (ValueError("x"), ValueError("y"), False),
         (len, len, True),
+        (Words(1).plural, Words(1).plural, True),  # equal objects, not the same one
+        (Words(1).plural, Words(2).plural, False),
+        (Words(1).plural, Words(1).singular, False),
+        ([1].append, [1].append, True),
+        ([1].append, [2].append, False),
+        ([1].append, [1].pop, False),
+        (math.sqrt, math.sqrt, True),
     ],
 )
 def test_replay_equality_rules(got: object, want: object, same: bool) -> None:

@@ -147,6 +147,10 @@ class Comparer:
                 if found:
                     return found
             return None
+        if _bound(got):
+            if _bound(want) and _method_name(got) == _method_name(want):
+                return self.diff(got.__self__, want.__self__, f"{where}.__self__", depth + 1)
+            return f"{where}: {_short(got)} != {_short(want)}"
         if isinstance(got, _BY_EQUALITY):
             return None if got == want else f"{where}: {_short(got)} != {_short(want)}"
         if hasattr(got, "tolist") and hasattr(got, "dtype"):  # array-likes (numpy)
@@ -167,6 +171,27 @@ def relocated(value: Any, here: str, there: str) -> Any:
         return value
     text = there if text == here else text.replace(here + os.sep, there + os.sep)
     return text if isinstance(value, str) else type(value)(text)
+
+
+def _bound(value: Any) -> bool:
+    """A method bound to an object (not a module's function): ``engine.plural_noun``.
+
+    Python compares two such methods by the identity of their objects, so a bound method
+    passed as an argument (inflect's ``_plequal(word1, word2, self.plural_noun)``) never
+    equals its unpickled recording; the object it is bound to is compared instead.
+    """
+    bound = isinstance(value, (types.MethodType, types.BuiltinMethodType))
+    return bound and not isinstance(
+        getattr(value, "__self__", None), (types.ModuleType, type(None))
+    )
+
+
+def _method_name(method: Any) -> tuple[Any, str]:
+    """What a bound method runs: its function (Python) or its type and name (builtin)."""
+    func = getattr(method, "__func__", None)
+    if func is not None:
+        return func, ""
+    return type(method.__self__), str(method.__name__)
 
 
 def _equal_numbers(got: Any, want: Any) -> bool:
