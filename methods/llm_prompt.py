@@ -21,6 +21,7 @@ from bot.core.candidate import Target
 from bot.core.generator import Attempt
 from bot.core.llm.cache import prompt_sha256
 from bot.core.method import MethodContext
+from bot.core.source_marks import find_def
 from methods import line_profile
 
 CONSTRAINTS = """\
@@ -107,7 +108,7 @@ def build_prompt(ctx: MethodContext, target: Target, history: Sequence[Attempt] 
     source = ctx.base_source(target.file)
     repo_path = ctx.request.repo_relative(target.file)
     tree = ast.parse(source)
-    found = find_function(tree, target.qualname)
+    found = find_def(tree, target.qualname)
     name = target.qualname.rsplit(".", 1)[-1]
     shown = source
     parts = [
@@ -155,7 +156,7 @@ def build_review_prompt(ctx: MethodContext, attempt: Attempt) -> Prompt:
     """The prompt asking a model to criticise ``attempt`` (its diff and what was measured)."""
     target = attempt.candidate.target
     source = ctx.base_source(target.file)
-    found = find_function(ast.parse(source), target.qualname)
+    found = find_def(ast.parse(source), target.qualname)
     original = _segment(source, found[0]) if found else _cap_lines(source, MAX_FUNCTION_LINES)
     parts = [
         f"Review this attempt at making `{target.qualname}` (module `{target.module}`) faster.",
@@ -165,31 +166,6 @@ def build_review_prompt(ctx: MethodContext, attempt: Attempt) -> Prompt:
         f"{REPEATED}\n\n{REVIEW_FORMAT}".rstrip(),
     ]
     return Prompt(REVIEW_SYSTEM, "\n\n".join(parts) + "\n", "review", REVIEW_TOKENS)
-
-
-def find_function(
-    tree: ast.Module, qualname: str
-) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[ast.ClassDef]] | None:
-    """The definition of ``qualname`` (``Class.method`` allowed) and the classes around it."""
-    body: list[ast.stmt] = tree.body
-    classes: list[ast.ClassDef] = []
-    parts = qualname.split(".")
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        match: ast.stmt | None = None
-        for node in body:
-            if last and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                match = node if node.name == part else match
-            elif not last and isinstance(node, ast.ClassDef) and node.name == part:
-                match = node
-        if match is None:
-            return None
-        if isinstance(match, ast.ClassDef):
-            classes.append(match)
-            body = match.body
-        elif isinstance(match, ast.FunctionDef | ast.AsyncFunctionDef):
-            return match, classes
-    return None
 
 
 def _profile_line(ctx: MethodContext, target: Target) -> str:

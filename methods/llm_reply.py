@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
-from methods.llm_prompt import find_function
+from bot.core.source_marks import find_def
 
 _BLOCK = re.compile(
     r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[ \t]*(?P<language>[\w+.-]*)[^\n]*\n"
@@ -128,7 +128,7 @@ def replace_function(source: str, qualname: str, definition: str) -> str:
             raise ReplyRejected(f"the python block defines {others[0]!r}, not {name!r}")
         raise ReplyRejected(f"the python block does not define {name!r}")
     tree = ast.parse(source)
-    found = find_function(tree, qualname)
+    found = find_def(tree, qualname)
     if found is None:
         raise ReplyRejected(f"{qualname} is not defined in the base file")
     old, classes = found
@@ -202,7 +202,7 @@ def _defines(body: str, qualname: str) -> bool:
 
 def _reply_definition(tree: ast.Module, qualname: str) -> Function | None:
     """The target's def in a reply: at its place in a whole module, or alone at top level."""
-    found = find_function(tree, qualname)
+    found = find_def(tree, qualname)
     if found is not None:
         return found[0]
     name = qualname.rsplit(".", 1)[-1]
@@ -384,10 +384,10 @@ def _check_result(source: str, new_source: str, qualname: str) -> None:
         raise ReplyRejected(
             f"the changed file does not parse: {exc.msg} (line {exc.lineno})"
         ) from None
-    found = find_function(tree, qualname)
+    found = find_def(tree, qualname)
     if found is None:
         raise ReplyRejected(f"the changed file no longer defines {qualname}")
-    base = find_function(ast.parse(source), qualname)
+    base = find_def(ast.parse(source), qualname)
     if base is not None:
         _same_signature(base[0], found[0])
         if _decorators(base[0]) != _decorators(found[0]):

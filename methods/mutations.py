@@ -278,6 +278,29 @@ def _parse(source: str) -> MetadataWrapper:
         raise MutationError(f"the file does not parse: {exc.message}") from None
 
 
+def _statements(body: Sequence[cst.CSTNode]) -> list[cst.CSTNode]:
+    """``body``'s statements in source order, with those inside its if/try/with blocks
+    (their defs bind names of the module or class: a fallback under ``except ImportError``)."""
+    found: list[cst.CSTNode] = []
+    for node in body:
+        found.append(node)
+        blocks: list[cst.CSTNode | None] = []
+        if isinstance(node, cst.If):
+            blocks = [node.body, node.orelse]
+        elif isinstance(node, cst.Try | cst.TryStar):
+            blocks = [node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody]
+        elif isinstance(node, cst.With):
+            blocks = [node.body]
+        for block in blocks:
+            if isinstance(block, cst.If):  # elif
+                found += _statements([block])
+            elif block is not None:
+                inner = getattr(block, "body", None)
+                inner = getattr(inner, "body", inner)  # Else/Finally hold an IndentedBlock
+                found += _statements(inner if isinstance(inner, Sequence) else ())
+    return found
+
+
 def find_function(module: cst.Module, qualname: str) -> cst.FunctionDef:
     """The definition of ``func`` or ``Class.method`` (the last one, as Python binds it)."""
     parts = [p for p in qualname.split(".") if p]
@@ -286,7 +309,7 @@ def find_function(module: cst.Module, qualname: str) -> cst.FunctionDef:
     for depth, name in enumerate(parts):
         last = depth == len(parts) - 1
         kind = cst.FunctionDef if last else cst.ClassDef
-        matches = [n for n in scope if isinstance(n, kind) and n.name.value == name]
+        matches = [n for n in _statements(scope) if isinstance(n, kind) and n.name.value == name]
         if not matches:
             raise MutationError(f"no definition of {qualname} in the file")
         if last:

@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.core import sandbox
 from bot.core.request import Request
+from bot.core.source_marks import find_def
 
 COMBINED = "ruff-combined"
 _IMPORT = re.compile(r"(import |from \S+ import )")
@@ -165,29 +166,14 @@ def ruff_rewrites(request: Request, source: str, qualname: str, filename: str) -
 def function_span(source: str, qualname: str) -> tuple[int, int] | None:
     """The first and last line (1-based) of the def ``qualname``, decorators included."""
     try:
-        tree = ast.parse(source)
+        found = find_def(ast.parse(source), qualname)
     except (SyntaxError, ValueError):
         return None
-    parts = [p for p in qualname.split(".") if p and p != "<locals>"]
-    nodes: Sequence[ast.stmt] = tree.body
-    found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        kinds = (ast.FunctionDef, ast.AsyncFunctionDef) if last else _SCOPES
-        match = [n for n in nodes if isinstance(n, kinds) and n.name == part]
-        if not match:
-            return None
-        node = match[-1]  # the later definition wins, as at import
-        if last and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found = node
-        nodes = node.body
-    if found is None or found.end_lineno is None:
+    node = found[0] if found else None
+    if node is None or node.end_lineno is None:
         return None
-    first = min([found.lineno, *(d.lineno for d in found.decorator_list)])
-    return first, found.end_lineno
-
-
-_SCOPES = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    return first, node.end_lineno
 
 
 def target_version(request: Request) -> str | None:

@@ -13,24 +13,63 @@ import re
 SKIP_MARK = re.compile(r"#\s*selfimprove:\s*skip\b", re.IGNORECASE)
 
 
-def _find(tree: ast.Module, qualname: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+Def = ast.FunctionDef | ast.AsyncFunctionDef
+_SCOPES = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+# Blocks whose defs still bind a name of the module or class they stand in: a fallback
+# under ``try: from math import sumprod`` / ``except ImportError: def _fsumprod(...)``.
+_BLOCKS = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)
+
+
+def statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``body``'s statements in source order, with those inside its if/try/with blocks."""
+    found: list[ast.stmt] = []
+    for node in body:
+        found.append(node)
+        if isinstance(node, _BLOCKS):
+            inner = list(node.body)
+            for handler in getattr(node, "handlers", []):
+                inner += handler.body
+            inner += [*getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            found += statements(inner)
+    return found
+
+
+def find_def(tree: ast.Module, qualname: str) -> tuple[Def, list[ast.ClassDef]] | None:
+    """The def of ``qualname`` (``func``, ``Class.method``) and the classes around it; of
+    several, the last in the file (as Python binds it when they all run). One shared finder
+    for every reader of a target's source."""
     body: list[ast.stmt] = tree.body
-    parts = qualname.split(".")
+    classes: list[ast.ClassDef] = []
+    parts = [p for p in qualname.split(".") if p and p != "<locals>"]
     for depth, name in enumerate(parts):
         last = depth == len(parts) - 1
-        found: ast.stmt | None = None
-        for node in body:
-            kinds = (ast.FunctionDef, ast.AsyncFunctionDef) if last else (ast.ClassDef,)
-            if isinstance(node, kinds) and node.name == name:
-                found = node
-        if found is None:
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef) if last else _SCOPES
+        matches = [n for n in statements(body) if isinstance(n, kinds) and n.name == name]
+        if not matches:
             return None
+        node = matches[-1]
         if last:
-            assert isinstance(found, ast.FunctionDef | ast.AsyncFunctionDef)
-            return found
-        assert isinstance(found, ast.ClassDef)
-        body = found.body
+            assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            return node, classes
+        if isinstance(node, ast.ClassDef):
+            classes.append(node)
+        body = node.body
     return None
+
+
+def defs_in(tree: ast.Module) -> dict[str, int]:
+    """Module-level functions and methods of module-level classes, by qualname -> line."""
+    found: dict[str, int] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in statements(body):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found[prefix + node.name] = node.lineno
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+
+    visit(tree.body, "")
+    return found
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -43,9 +82,10 @@ def _parse(source: str) -> ast.Module | None:
 def function_source(source: str, qualname: str) -> str | None:
     """The lines of ``qualname``'s definition (decorators included), or ``None`` if absent."""
     tree = _parse(source)
-    node = _find(tree, qualname) if tree else None
-    if node is None:
+    found = find_def(tree, qualname) if tree else None
+    if found is None:
         return None
+    node = found[0]
     first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     lines = source.splitlines()
     return "\n".join(lines[first - 1 : node.end_lineno]) + "\n"
@@ -72,9 +112,10 @@ def skip_reason(source: str, qualname: str) -> str | None:
     if file_is_skipped(source):
         return "its file is marked `# selfimprove: skip`"
     tree = _parse(source)
-    node = _find(tree, qualname) if tree else None
-    if node is None:
+    found = find_def(tree, qualname) if tree else None
+    if found is None:
         return None
+    node = found[0]
     lines = source.splitlines()
     body_start = node.body[0].lineno if node.body else node.lineno + 1
     header = lines[node.lineno - 1 : max(node.lineno, body_start - 1)]

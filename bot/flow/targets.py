@@ -14,7 +14,7 @@ from typing import Any
 from bot.core.candidate import Target
 from bot.core.errors import UserError
 from bot.core.request import Request, TargetSpec
-from bot.core.source_marks import skip_reason
+from bot.core.source_marks import defs_in, skip_reason
 from bot.core.testrun import module_name
 
 _GENERATED_MARKERS = (
@@ -135,17 +135,6 @@ def _marked_skip(project_dir: Path, rel: str, qualname: str, sources: dict[str, 
 def functions_in(source: str) -> dict[str, int]:
     """Module-level functions and methods of module-level classes, by qualname -> line."""
     try:
-        tree = ast.parse(source)
+        return defs_in(ast.parse(source))
     except SyntaxError:
         return {}
-    found: dict[str, int] = {}
-
-    def visit(body: list[ast.stmt], prefix: str) -> None:
-        for node in body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                found[prefix + node.name] = node.lineno
-            elif isinstance(node, ast.ClassDef):
-                visit(node.body, f"{prefix}{node.name}.")
-
-    visit(tree.body, "")
-    return found

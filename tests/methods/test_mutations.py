@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.source_marks import function_source
+from bot.flow.targets import functions_in
 from methods import mutations
 from methods.mutations import Mutant, MutationError
+from methods.ruff_fixes import function_span
 
 SOURCE = '''\
 """A module with two functions; only `price` is the target."""
@@ -104,6 +107,35 @@ def test_methods_are_found_by_qualified_name() -> None:
         "`3` -> `2`",
     }
     assert all("return 4\n" in m.source for m in found)  # the module-level size() is untouched
+
+
+FALLBACK = """\
+try:
+    from math import sumprod as _fsumprod
+except ImportError:
+
+    def _fsumprod(p, q):
+        return sum(x * y for x, y in zip(p, q))
+
+
+class Box:
+    if True:
+
+        def size(self):
+            return 3
+"""
+
+
+def test_a_def_inside_a_try_or_if_block_is_found_by_every_reader() -> None:
+    """more-itertools defines ``_fsumprod`` under ``except ImportError``; on Python 3.11 it is
+    the one that runs, and the profile names it."""
+    mutants = mutations.mutants(FALLBACK, "_fsumprod")
+    assert "`*` -> `/`" in {m.description for m in mutants}
+    assert {m.description for m in mutations.mutants(FALLBACK, "Box.size")} >= {"`3` -> `4`"}
+    assert function_span(FALLBACK, "_fsumprod") == (5, 6)
+    assert function_span(FALLBACK, "Box.size") == (12, 13)
+    assert function_source(FALLBACK, "_fsumprod") == "".join(FALLBACK.splitlines(True)[4:6])
+    assert functions_in(FALLBACK) == {"_fsumprod": 5, "Box.size": 12}
 
 
 def test_limit_takes_an_even_spread_the_same_every_time() -> None:
