@@ -448,11 +448,16 @@ def _yields_differ(got: Any, record: dict[str, Any], items: Any, comparer: Compa
     if not isinstance(got, Iterator):
         return f"returned {_short(got)}, expected a generator"
     found, raised = yielded(got, record)
-    differs = comparer.diff(found, items, "the items yielded")
+    common = min(len(found), len(items))  # the first other item says more than the count
+    differs = comparer.diff(found[:common], items[:common], "the items yielded")
     if differs:
         return differs
+    if len(found) > len(items):
+        return f"yielded more than the {len(items)} item(s) it yielded when captured"
     if raised is not None:
         return _raised_differs(raised, record)
+    if len(found) < len(items):
+        return f"stopped after {len(found)} item(s), expected {len(items)}"
     if record["outcome"] == "raise":
         error = record["error"] or {}
         return f"stopped after {len(found)} item(s), expected to raise {error.get('type')}"
