@@ -38,7 +38,10 @@ _UNFINISHED = ("timeout", "aborted")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one call did: returned (``result`` is its repr), raised, or never finished."""
+    """What one call did: returned (``result`` is its repr), raised, or never finished.
+
+    A call that returned a generator did what taking its items did: ``result`` is the repr
+    of their list, ``yields`` how many, ``exhausted`` whether it ended (or raised) there."""
 
     args: tuple[str, ...]
     kwargs: tuple[tuple[str, str], ...]
@@ -55,6 +58,8 @@ class Outcome:
     error_module: str = ""
     error_message: str = ""
     after: str = ""
+    yields: int | None = None  # a generator: how many items were taken (None: not one)
+    exhausted: bool = False  # ... and whether it ended there (else: a prefix of it)
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> Outcome:
@@ -74,6 +79,8 @@ class Outcome:
             error_module=str(entry.get("error_module", "")),
             error_message=str(entry.get("error_message", "")),
             after=str(entry.get("after", "")),
+            yields=None if entry.get("yields") is None else int(entry["yields"]),
+            exhausted=bool(entry.get("exhausted")),
         )
 
     def to_input(self) -> dict[str, Any]:

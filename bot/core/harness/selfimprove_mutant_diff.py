@@ -41,7 +41,9 @@ name]`` pairs it needs), ``derived`` and ``outcome`` ("return",
 reads back as the same value) and ``result_type`` (``module:qualname``: a test pins a result
 that is not a literal by its type), or ``error_type``/``error_module``/``error_message``;
 ``after`` is the repr of the arguments after the call (in-place changes count as
-behaviour).
+behaviour). A call that returns a generator has its items taken (at most ``_YIELDS``)
+and the generator closed: ``result`` is the repr of their list, ``yields`` how many were
+taken and ``exhausted`` whether it ended (or raised) there, not just a prefix.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ _UNLIMITED = 10**7  # characters: a captured input shrink mode may start from
 _SWAPPED = 4  # tuples up to this long get swapped and moved variants
 _CODE_NUMBERS = 8  # numbers from the function's own code tried as arguments
 _NUMBER_BASES = 4  # captured inputs those numbers are put into
+_YIELDS = 30  # items of a generator a test pins (of a longer one, a prefix this long)
 
 
 class CallTimeout(BaseException):
@@ -349,11 +352,17 @@ def _on_alarm(signum: int, frame: Any) -> None:
 def _outcome(
     call: Callable[[], Callable[..., Any]], args: list[Any], kwargs: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
-    """What ``call()(*args, **kwargs)`` did; ``call`` builds what is called (a receiver, say)."""
+    """What ``call()(*args, **kwargs)`` did; ``call`` builds what is called (a receiver, say).
+
+    A generator's outcome is what taking its items did (``_taken``): their list, or the
+    error raised on the way, marked with ``yields`` and ``exhausted``."""
     outcome: dict[str, Any] = {}
+    marks: dict[str, Any] = {}
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         result = call()(*args, **kwargs)
+        if isinstance(result, types.GeneratorType):
+            result = _taken(result, marks)
     except CallTimeout:
         return {"outcome": "timeout"}
     except Exception as exc:
@@ -363,15 +372,36 @@ def _outcome(
             "error_type": kind.__qualname__,
             "error_module": kind.__module__,
             "error_message": str(exc),
+            **marks,
         }
     else:
-        outcome = {"outcome": "return", "result": repr(result)}
+        outcome = {"outcome": "return", "result": repr(result), **marks}
         outcome["result_literal"] = _literal_source(result) is not None
         outcome["result_type"] = f"{type(result).__module__}:{type(result).__qualname__}"
+        if marks and not outcome["result_literal"]:
+            outcome["result_type"] = ""  # a list of its items pins nothing by type
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     outcome["after"] = repr((args, kwargs))
     return outcome
+
+
+def _taken(gen: Any, marks: dict[str, Any]) -> list[Any]:
+    """The first ``_YIELDS`` items of ``gen``, then it is closed; ``marks`` says how many
+    were taken (``yields``) and whether it ended (``exhausted``, by returning or raising),
+    so a test takes the same: ``list(f(x))`` or ``list(itertools.islice(f(x), k))``."""
+    items: list[Any] = []
+    marks.update(yields=0, exhausted=True)
+    try:
+        for item in gen:
+            if len(items) == _YIELDS:
+                marks["exhausted"] = False
+                break
+            items.append(item)
+            marks["yields"] = len(items)
+    finally:
+        gen.close()
+    return items
 
 
 def _call(target: Target, entry: dict[str, Any], timeout: float) -> dict[str, Any]:
