@@ -394,3 +394,68 @@ def test_derived_inputs_keep_to_the_parameters_annotations(
     base = observe(bench.request, bench.baseline, bench.baseline.root, target)
     derived = {o.args for o in base.outcomes if o.derived}
     assert derived == {("'fast'", n) for n in ("2", "4", "0")}
+
+
+GENS = '''\
+def upto(n):
+    """The numbers from 1 to ``n``."""
+    i = 1
+    while i <= n:
+        yield i
+        i += 1
+
+
+def multiples(step):
+    """0, ``step``, twice ``step``, ... for ever."""
+    i = 0
+    while True:
+        yield i * step
+        i += 1
+'''
+
+GENS_TESTS = """\
+from gens import multiples, upto
+
+
+def test_three_is_in_range():
+    assert 3 in upto(5)
+
+
+def test_multiples_start_at_zero():
+    assert next(multiples(3)) == 0
+"""
+
+
+def test_a_generator_is_pinned_by_its_items_or_by_a_prefix_of_an_endless_one(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """The suite stops early on both generators, so a boundary flip and a wrong step survive
+    it; the tests written take all of ``upto``'s items, and the first of ``multiples``'s."""
+    upto = Target(file="gens.py", module="gens", qualname="upto")
+    multiples = Target(file="gens.py", module="gens", qualname="multiples")
+    files = {"gens.py": GENS, "tests/test_gens.py": GENS_TESTS}
+    bench = gate_bench(files, capture=(upto, multiples))
+    expected = {
+        (upto, "`<=` -> `<`"): "assert list(upto(4)) == [1, 2, 3, 4]",
+        (multiples, "`1` -> `2`"): "assert list(itertools.islice(multiples(2), 30)) == [0, 2, 4,",
+    }
+    for number, ((target, description), line) in enumerate(expected.items()):
+        (mutant,) = [
+            m
+            for m in mutations.mutants(GENS, target.qualname)
+            if m.description == description and m.line in (4, 14)
+        ]
+        base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+        mutant_root = bench.worktrees.add(f"mutant-{number}", bench.request.base_commit)
+        (mutant_root / "gens.py").write_text(mutant.source)
+        assert run_pytest(mutant_root, "tests/test_gens.py").returncode == 0  # it survives
+        observed = observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+        pinned = disagreement(base, observed)
+        assert pinned is not None, description
+        text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+        assert line in text, text
+        base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
+        for root in (base_root, mutant_root):
+            (root / "tests/test_pinned.py").write_text(text)
+        assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+        assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
