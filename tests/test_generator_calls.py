@@ -7,6 +7,7 @@ import base64
 import json
 import pickle
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from bot.core.candidate import Target
 from bot.core.request import Thresholds
 from tests.conftest import GateBench, close_bench, commit_files, open_bench
+from methods import attack
 from validators import performance
 
 QUICK = Thresholds(rounds=10, sample_seconds=0.004)
@@ -187,3 +189,21 @@ def test_a_faster_generator_with_the_same_items_passes(bench: GateBench) -> None
     verdict = performance.check(bench.context({MOD: faster}, TARGETS["primes"]))
     assert verdict.passed, verdict.reason
     assert verdict.details["calls"] == 2 and verdict.details["ratio"] > 1.5  # unconsumed: ~1
+
+
+def test_the_attack_takes_a_generators_items_on_its_edge_cases(
+    bench: GateBench, tmp_path: Path
+) -> None:
+    """``abs(n)`` changes nothing for the recorded ``evens(7)``, everything for ``n < 0``."""
+    key, roots = TARGETS["evens"].key, bench.baseline.import_roots
+    assert bench.baseline.capture_file is not None
+    project = bench.request.project_path(bench.baseline.root)
+    cases = attack.derive(bench.request, project, bench.baseline.capture_file, key, roots, tmp_path)
+    assert cases.count > 5 and not cases.errors
+    buggy = bench.context({MOD: GENS.replace("range(0, n, 2)", "range(0, abs(n), 2)")})
+    breach = attack.check(bench.request, buggy.candidate_project, cases, roots)
+    assert breach is not None and breach.label.startswith("n = -1 ("), breach
+    assert breach.reason == "result: length 1 != 0" and breach.failures == 3  # -1, -7, -2**63
+    assert breach.checked == 10  # 2**31 and the larger: their first items, no timeout
+    same = bench.context({MOD: GENS.replace("range(0, n, 2)", "range(0, n, 2) if i >= 0")})
+    assert attack.check(bench.request, same.candidate_project, cases, roots) is None
