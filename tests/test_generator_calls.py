@@ -14,8 +14,8 @@ import pytest
 
 from bot.core.candidate import Target
 from bot.core.request import Thresholds
-from tests.conftest import GateBench, close_bench, commit_files, open_bench
 from methods import attack
+from tests.conftest import GateBench, close_bench, commit_files, open_bench
 from validators import performance
 
 QUICK = Thresholds(rounds=10, sample_seconds=0.004)
