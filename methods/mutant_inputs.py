@@ -118,6 +118,7 @@ class Outcome:
             self.error_module,
             self.error_type,
             self.error_message,
+            "to its end" if self.exhausted else "",  # 30 items, or the first 30 of more
             self.after,
         )
 

@@ -413,7 +413,15 @@ def _call(target: Target, entry: dict[str, Any], timeout: float) -> dict[str, An
 def _behaviour(outcome: dict[str, Any]) -> tuple[Any, ...]:
     """What a test can tell apart: a result that is not a literal only by its type (its
     repr may hold an address that differs on every run)."""
-    fields = ("outcome", "result", "error_module", "error_type", "error_message", "after")
+    fields = (
+        "outcome",
+        "result",
+        "error_module",
+        "error_type",
+        "error_message",
+        "exhausted",
+        "after",
+    )
     seen = [outcome.get(f) for f in fields]
     if outcome.get("outcome") == "return" and not outcome.get("result_literal"):
         seen[1] = f"an instance of {outcome.get('result_type')}"
