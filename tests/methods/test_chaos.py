@@ -214,13 +214,8 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         )
         assert pinned is not None, description
         case = Case("test_pinned", (mutant.label,), pinned)
-        text = render_file(target, [case])
+        text = _proven(bench, target, case, mutant_root, number)
         assert line in text, text
-        base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
-        for root in (base_root, mutant_root):
-            (root / "tests/test_pinned.py").write_text(text)
-        assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-        assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
 
 
 def test_new_test_file_goes_where_the_tests_live_and_never_over_an_existing_file(
@@ -284,6 +279,20 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     assert disagreement(Observed((_outcome(huge),)), too_long) is None
 
 
+def _proven(
+    bench: GateBench, target: Target, case: Case, mutant_root: Path, number: int = 0
+) -> str:
+    """The test file pinning ``case``, checked to pass on a fresh base worktree and to fail
+    in the mutant's ``mutant_root``."""
+    text = render_file(target, [case])
+    base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
+    for root in (base_root, mutant_root):
+        (root / "tests/test_pinned.py").write_text(text)
+    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+    assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
+    return text
+
+
 def _pinned_on(
     bench: GateBench, target: Target, mutant: mutations.Mutant
 ) -> tuple[Disagreement | None, Path]:
@@ -326,13 +335,8 @@ def test_a_result_no_literal_spells_is_pinned_by_its_type(
     ]
     pinned, mutant_root = _pinned_on(bench, target, mutant)
     assert pinned is not None and pinned.base.result_type == "fractions:Fraction"
-    text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+    text = _proven(bench, target, Case("test_pinned", (mutant.label,), pinned), mutant_root)
     assert "assert type(result).__qualname__ == 'Fraction'" in text, text
-    base_root = bench.worktrees.add("base", bench.request.base_commit)
-    for root in (base_root, mutant_root):
-        (root / "tests/test_pinned.py").write_text(text)
-    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-    assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
 
 
 TIER = '''\
@@ -452,10 +456,6 @@ def test_a_generator_is_pinned_by_its_items_or_by_a_prefix_of_an_endless_one(
         observed = observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
         pinned = disagreement(base, observed)
         assert pinned is not None, description
-        text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+        case = Case("test_pinned", (mutant.label,), pinned)
+        text = _proven(bench, target, case, mutant_root, number)
         assert line in text, text
-        base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
-        for root in (base_root, mutant_root):
-            (root / "tests/test_pinned.py").write_text(text)
-        assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-        assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
