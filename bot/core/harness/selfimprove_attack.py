@@ -39,7 +39,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _LARGE_SIZE = 1000
 _MAX_PER_SLOT = 24
 _TIMEOUT_FACTOR = 5.0  # a candidate may take this much longer than the base's limit
-_YIELDS = 1000  # items of a generator a derived call takes at most (and one more)
+_YIELDS = 1000  # items of a generator a derived call takes at most
 
 
 class _Timeout(BaseException):
@@ -55,9 +55,9 @@ def _call(
 ) -> dict[str, Any]:
     """Run ``func`` on a fresh copy of the pickled arguments: outcome, value, args after.
 
-    A generator's value is the list of its items (``_items``): as many as ``record`` (the
-    base's derived record, when checking a candidate) says were taken, or when deriving at
-    most ``_YIELDS`` and one more, to see whether it ends."""
+    A generator's value is the list of its items: as many as ``record`` (the base's derived
+    record, when checking a candidate) says were taken, or when deriving at most
+    ``_YIELDS``."""
     args, kwargs = pickle.loads(blob)
     timed = hasattr(signal, "setitimer")
     if timed:
@@ -69,9 +69,9 @@ def _call(
         try:
             value = func(*args, **kwargs)
             if record is None and isinstance(value, types.GeneratorType):
-                value = _items(value, {"yields": _YIELDS, "exhausted": True}, marks)
-            elif record is not None and "yields" in record:
-                value = _items(value, record, marks)
+                value = _replay.bounded(value, _YIELDS, marks)
+            elif record is not None:  # a candidate's generator, taken as the base's was
+                value = _replay.taken(value, record)
             outcome: dict[str, Any] = {"outcome": "return", "value": value}
         finally:
             if timed:
@@ -86,19 +86,6 @@ def _call(
     outcome["after"] = (args, kwargs)
     outcome["seconds"] = time.perf_counter() - began
     return outcome
-
-
-def _items(value: Any, taking: dict[str, Any], marks: dict[str, Any]) -> Any:
-    """The items taken from the generator ``value`` as ``taking`` says, with ``marks`` set
-    to how a candidate's must be taken alike; an error raised on the way is raised here."""
-    if not isinstance(value, Iterator):
-        return value  # a candidate that no longer returns a generator: compared as it is
-    items, raised = _replay.yielded(value, taking)
-    ended = raised is not None or len(items) <= int(taking["yields"])
-    marks.update(yields=len(items), exhausted=ended)
-    if raised is not None:
-        raise raised
-    return items
 
 
 def _variants(value: Any) -> Iterator[tuple[str, Any]]:

@@ -354,15 +354,16 @@ def _outcome(
 ) -> dict[str, Any]:
     """What ``call()(*args, **kwargs)`` did; ``call`` builds what is called (a receiver, say).
 
-    A generator's outcome is what taking its items did (``_taken``): their list, or the
-    error raised on the way, marked with ``yields`` and ``exhausted``."""
+    A generator's outcome is what taking its items did: their list, or the error raised on
+    the way, marked with ``yields`` and ``exhausted`` (a test then takes the same:
+    ``list(f(x))`` or ``list(itertools.islice(f(x), k))``)."""
     outcome: dict[str, Any] = {}
     marks: dict[str, Any] = {}
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         result = call()(*args, **kwargs)
-        if isinstance(result, types.GeneratorType):
-            result = _taken(result, marks)
+        if isinstance(result, types.GeneratorType):  # what a test can take: its items
+            result = _replay.bounded(result, _YIELDS, marks)
     except CallTimeout:
         return {"outcome": "timeout"}
     except Exception as exc:
@@ -384,24 +385,6 @@ def _outcome(
         signal.setitimer(signal.ITIMER_REAL, 0)
     outcome["after"] = repr((args, kwargs))
     return outcome
-
-
-def _taken(gen: Any, marks: dict[str, Any]) -> list[Any]:
-    """The first ``_YIELDS`` items of ``gen``, then it is closed; ``marks`` says how many
-    were taken (``yields``) and whether it ended (``exhausted``, by returning or raising),
-    so a test takes the same: ``list(f(x))`` or ``list(itertools.islice(f(x), k))``."""
-    items: list[Any] = []
-    marks.update(yields=0, exhausted=True)
-    try:
-        for item in gen:
-            if len(items) == _YIELDS:
-                marks["exhausted"] = False
-                break
-            items.append(item)
-            marks["yields"] = len(items)
-    finally:
-        gen.close()
-    return items
 
 
 def _call(target: Target, entry: dict[str, Any], timeout: float) -> dict[str, Any]:

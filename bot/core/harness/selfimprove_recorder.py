@@ -280,6 +280,7 @@ class _Yields:
         if sent is not None or thrown is not None:
             self.abandon()  # replay cannot repeat what the caller sent in
         traced = not self.done and self.lines is not None and sys.gettrace() is None
+        charged = self.slot is None and not self.done  # recorded only to be traced
         began = time.perf_counter()
         self.recorder.depth += 1
         if traced:
@@ -290,7 +291,7 @@ class _Yields:
             if traced:
                 sys.settrace(None)
             self.recorder.depth -= 1
-            if self.slot is None:  # recorded only to be traced: that costs the budget
+            if charged:  # a call recorded only to be traced costs the budget
                 self.recorder.trace_seconds -= time.perf_counter() - began
 
     def note(self, item):

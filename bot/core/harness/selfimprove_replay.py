@@ -386,6 +386,17 @@ def yielded(result: Any, record: dict[str, Any]) -> tuple[list[Any], BaseExcepti
     return items, raised
 
 
+def bounded(result: Any, most: int, marks: dict[str, Any]) -> list[Any]:
+    """At most ``most`` items of the generator ``result`` (fewer: it ended), then closed;
+    ``marks`` gets the ``yields`` and ``exhausted`` a record needs to take them alike later.
+    An error raised on the way is raised here, after ``marks`` is set."""
+    items, raised = yielded(result, {"yields": most - 1, "exhausted": True})
+    marks.update(yields=len(items), exhausted=raised is not None or len(items) < most)
+    if raised is not None:
+        raise raised
+    return items
+
+
 def taken(result: Any, record: dict[str, Any]) -> Any:
     """``result``, or for a generator record the items taken from it (for timing and
     tracing: a generator's work happens as it is consumed)."""
