@@ -73,6 +73,7 @@ def test_count_up_past_the_cap():
 
 def test_close():
     gen = count_up(5)
+    assert gen.__qualname__ == "count_up" and repr(gen).startswith("<generator object count_up")
     assert next(gen) == 0
     gen.close()
     with pytest.raises(StopIteration):

@@ -12,7 +12,8 @@ the list of items taken, with ``yields`` (how many) and ``exhausted`` (whether i
 its end), and its arguments after are taken then, so replay takes the same items. ``send``
 of a value other than None and ``throw`` pass through too, but such a call is not
 recorded: replay could not repeat what the caller sent. The caller's generator is another
-object than the target's (its ``gi_frame`` and ``gi_code`` are the pass-through's).
+object than the target's, named alike (its repr reads the same), but its ``gi_frame`` and
+``gi_code`` are the pass-through's.
 """
 
 from __future__ import annotations
@@ -174,7 +175,9 @@ def _record(func, recorder, kind, slot, lines, args, kwargs):
         _finish(recorder, slot, record, kept, kwargs, lines)
         raise
     if _own_generator(result, recorder):
-        return _passing(result, _Yields(recorder, slot, record, (kept, kwargs), lines))
+        passing = _passing(result, _Yields(recorder, slot, record, (kept, kwargs), lines))
+        passing.__name__, passing.__qualname__ = result.__name__, result.__qualname__
+        return passing
     try:
         record["result"] = b64(pickle.dumps(result, protocol=4))
         record["result_repr"] = _short_repr(result)
