@@ -14,7 +14,7 @@ import ast
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -289,10 +289,33 @@ def disagreement(
 def _differing(base: Observed, mutant: Observed) -> list[Disagreement]:
     """The inputs, called alike on both, where the mutant behaves otherwise."""
     return [
-        Disagreement(b, m)
+        Disagreement(_cut(b, m), m)
         for b, m in zip(base.outcomes, mutant.outcomes, strict=False)
         if b.call == m.call and b.behaviour != m.behaviour
     ]
+
+
+def _cut(base: Outcome, mutant: Outcome) -> Outcome:
+    """``base`` keeping only the items of its generator a test needs against ``mutant``:
+    up to the first the mutant yields otherwise, or the one it raises or stops at.
+
+    A test of thirty items says no more than one of two, and reads worse; ``base`` is kept
+    whole when all of it is needed, or it is no generator with literal items."""
+    if base.yields is None or base.kind != "return" or not base.result_literal:
+        return base
+    items = ast.literal_eval(base.result)
+    if mutant.kind == "raise" and mutant.yields is not None:
+        need = mutant.yields + 1
+    elif mutant.kind == "return" and mutant.yields is not None and mutant.result_literal:
+        theirs = ast.literal_eval(mutant.result)
+        pairs = enumerate(zip(items, theirs, strict=False))
+        differs = (i + 1 for i, (a, b) in pairs if repr(a) != repr(b))
+        need = next(differs, min(len(items), len(theirs)) + 1)
+    else:
+        return base
+    if need > len(items) or (need == len(items) and base.exhausted):
+        return base
+    return replace(base, result=repr(items[:need]), yields=need, exhausted=False)
 
 
 def _unpinnable(found: Disagreement) -> str | None:
