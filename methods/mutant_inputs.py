@@ -309,7 +309,7 @@ def _cut(base: Outcome, mutant: Outcome) -> Outcome:
     elif mutant.kind == "return" and mutant.yields is not None and mutant.result_literal:
         theirs = ast.literal_eval(mutant.result)
         pairs = enumerate(zip(items, theirs, strict=False))
-        differs = (i + 1 for i, (a, b) in pairs if repr(a) != repr(b))
+        differs = (i + 1 for i, (a, b) in pairs if a != b)  # as the test compares: 0 == 0.0
         need = next(differs, min(len(items), len(theirs)) + 1)
     else:
         return base

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import git
+import pytest
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Target
@@ -277,6 +278,29 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     huge = repr(list(range(200)))  # a test that spells this out helps nobody
     too_long = Observed((_outcome(huge, result="1"),))
     assert disagreement(Observed((_outcome(huge),)), too_long) is None
+
+
+@pytest.mark.parametrize(
+    ("mutant", "cut"),
+    [
+        ({"result": "[0.0, 1.0, 2.0]"}, "[0, 3]"),  # 0 == 0.0 in a test: 3 != 1.0 tells them
+        ({"kind": "raise", "yields": 1, "exhausted": True}, "[0, 3]"),  # raises taking 3
+        ({"result": "[0, 3]", "exhausted": True}, None),  # it stops early: all three needed
+        ({"result": "[0, 3, 6, 9]", "yields": 4}, None),  # it goes on: so must the pin
+    ],
+)
+def test_a_generator_is_pinned_only_as_far_as_the_mutant_differs(
+    mutant: dict[str, Any], cut: str | None
+) -> None:
+    theirs = Observed((_outcome("3", **{"yields": 3, "exhausted": False, **mutant}),))
+    for exhausted in (True, False):  # the base's three items are all, or the first of more
+        ours = _outcome("3", result="[0, 3, 6]", yields=3, exhausted=exhausted)
+        found = disagreement(Observed((ours,)), theirs)
+        assert found is not None
+        if cut is None:
+            assert found.base == ours
+        else:
+            assert (found.base.result, found.base.yields, found.base.exhausted) == (cut, 2, False)
 
 
 def _proven(
