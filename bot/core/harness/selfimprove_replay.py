@@ -326,12 +326,12 @@ class Replayer:
         world: str,
     ) -> int:
         """Total ns of ``loops`` passes over the calls in order, each from an empty cache."""
-        chosen = [records[index] for index in indices]
+        chosen = [(base64.b64decode(records[i]["args"]), records[i]) for i in indices]
         total = 0
         for _ in range(loops):
             func.cache_clear()
-            for record in chosen:
-                args, kwargs = self.loads(base64.b64decode(record["args"]), world)
+            for blob, record in chosen:
+                args, kwargs = self.loads(blob, world)
                 total += _timed(func, args, kwargs, record)
         return total
 
