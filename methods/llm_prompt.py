@@ -277,6 +277,9 @@ def _examples(ctx: MethodContext, target: Target) -> str:
         if record.get("outcome") == "raise":
             error = record.get("error") or {}
             outcome = f"raises {error.get('type', 'an exception')}: {error.get('message', '')}"
+        elif "yields" in record:  # a generator: the items its caller took
+            stopped = "" if record.get("exhausted") else " (the caller took no more)"
+            outcome = f"returns a generator that {record.get('result_repr', 'yields ?')}{stopped}"
         else:
             outcome = f"returns {record.get('result_repr', '?')}"
         lines.append(f"(args, kwargs) = {args}\n    {outcome}")

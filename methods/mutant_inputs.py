@@ -14,7 +14,7 @@ import ast
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ _UNFINISHED = ("timeout", "aborted")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one call did: returned (``result`` is its repr), raised, or never finished."""
+    """What one call did: returned (``result`` is its repr), raised, or never finished.
+
+    A call that returned a generator did what taking its items did: ``result`` is the repr
+    of their list, ``yields`` how many, ``exhausted`` whether it ended (or raised) there."""
 
     args: tuple[str, ...]
     kwargs: tuple[tuple[str, str], ...]
@@ -55,6 +58,8 @@ class Outcome:
     error_module: str = ""
     error_message: str = ""
     after: str = ""
+    yields: int | None = None  # a generator: how many items were taken (None: not one)
+    exhausted: bool = False  # ... and whether it ended there (else: a prefix of it)
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> Outcome:
@@ -74,6 +79,8 @@ class Outcome:
             error_module=str(entry.get("error_module", "")),
             error_message=str(entry.get("error_message", "")),
             after=str(entry.get("after", "")),
+            yields=None if entry.get("yields") is None else int(entry["yields"]),
+            exhausted=bool(entry.get("exhausted")),
         )
 
     def to_input(self) -> dict[str, Any]:
@@ -111,6 +118,7 @@ class Outcome:
             self.error_module,
             self.error_type,
             self.error_message,
+            "to its end" if self.exhausted else "",  # 30 items, or the first 30 of more
             self.after,
         )
 
@@ -281,10 +289,33 @@ def disagreement(
 def _differing(base: Observed, mutant: Observed) -> list[Disagreement]:
     """The inputs, called alike on both, where the mutant behaves otherwise."""
     return [
-        Disagreement(b, m)
+        Disagreement(_cut(b, m), m)
         for b, m in zip(base.outcomes, mutant.outcomes, strict=False)
         if b.call == m.call and b.behaviour != m.behaviour
     ]
+
+
+def _cut(base: Outcome, mutant: Outcome) -> Outcome:
+    """``base`` keeping only the items of its generator a test needs against ``mutant``:
+    up to the first the mutant yields otherwise, or the one it raises or stops at.
+
+    A test of thirty items says no more than one of two, and reads worse; ``base`` is kept
+    whole when all of it is needed, or it is no generator with literal items."""
+    if base.yields is None or base.kind != "return" or not base.result_literal:
+        return base
+    items = ast.literal_eval(base.result)
+    if mutant.kind == "raise" and mutant.yields is not None:
+        need = mutant.yields + 1
+    elif mutant.kind == "return" and mutant.yields is not None and mutant.result_literal:
+        theirs = ast.literal_eval(mutant.result)
+        pairs = enumerate(zip(items, theirs, strict=False))
+        differs = (i + 1 for i, (a, b) in pairs if a != b)  # as the test compares: 0 == 0.0
+        need = next(differs, min(len(items), len(theirs)) + 1)
+    else:
+        return base
+    if need > len(items) or (need == len(items) and base.exhausted):
+        return base
+    return replace(base, result=repr(items[:need]), yields=need, exhausted=False)
 
 
 def _unpinnable(found: Disagreement) -> str | None:

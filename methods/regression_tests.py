@@ -6,6 +6,9 @@ method is called on a receiver rebuilt the way the suite built it (``engine().pl
 a static or class method through its class; the harness says what to call and import. The
 text is then put through the project's own ruff (``check --fix`` and ``format``), so it
 meets the project's import order and layout like a file a person would commit.
+
+A call that returns a generator is pinned by its items: ``assert list(f(x)) == [...]``,
+or for a long one its first items, ``list(itertools.islice(f(x), k))``.
 """
 
 from __future__ import annotations
@@ -71,6 +74,16 @@ def _expect(call: str, base: Outcome) -> list[str]:
     return [f"assert {call} == {base.result}"]
 
 
+def _taking(call: str, base: Outcome) -> str:
+    """``call`` as a test takes what the base's call yielded: all of it, or the prefix the
+    harness took (the first k items are still a fair pin of a longer generator)."""
+    if base.yields is None:
+        return call
+    if base.exhausted:
+        return f"list({call})"
+    return f"list(itertools.islice({call}, {base.yields}))"
+
+
 def _changeable(value: object) -> bool:
     """Whether a call could have changed this argument in place (worth asserting after)."""
     if isinstance(value, (list, dict, set)):
@@ -89,14 +102,14 @@ def render_case(function: str, case: Case) -> str:
     ]
     body = list(base.setup)
     if not case.pinned.only_in_arguments:
-        body += _expect(_call(function, base.args, base.kwargs), base)
+        body += _expect(_taking(_call(function, base.args, base.kwargs), base), base)
     else:
         after_args, after_kwargs = ast.literal_eval(base.after)
         names = [f"arg_{i}" for i in range(len(base.args))]
         keywords = [(k, f"kwarg_{k}") for k, _ in base.kwargs]
         body += [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
         body += [f"{n} = {src}" for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
-        body += _expect(_call(function, names, keywords), base)
+        body += _expect(_taking(_call(function, names, keywords), base), base)
         pairs = [*zip(names, after_args, strict=True), *((n, after_kwargs[k]) for k, n in keywords)]
         body += [f"assert {n} == {v!r}" for n, v in pairs if _changeable(v)]
     return "\n".join(lines + [f"    {line}" for line in body]) + "\n"
@@ -113,6 +126,8 @@ def render_file(target: Target, cases: Sequence[Case]) -> str:
         '"""',
     ]
     header.append("")
+    if any(c.pinned.base.yields is not None and not c.pinned.base.exhausted for c in cases):
+        header += ["import itertools", ""]
     if any(c.pinned.base.kind == "raise" for c in cases):
         header += ["import pytest", ""]
     imports = sorted({i for c in cases for i in c.pinned.base.imports}) or [

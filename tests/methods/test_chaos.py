@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import git
+import pytest
 
 from bot.core.baseline import Baseline
 from bot.core.candidate import Target
@@ -214,13 +215,8 @@ def test_pinned_tests_cover_raised_errors_and_arguments_changed_in_place(
         )
         assert pinned is not None, description
         case = Case("test_pinned", (mutant.label,), pinned)
-        text = render_file(target, [case])
+        text = _proven(bench, target, case, mutant_root, number)
         assert line in text, text
-        base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
-        for root in (base_root, mutant_root):
-            (root / "tests/test_pinned.py").write_text(text)
-        assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-        assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
 
 
 def test_new_test_file_goes_where_the_tests_live_and_never_over_an_existing_file(
@@ -284,6 +280,43 @@ def test_disagreement_prefers_inputs_already_pinned_then_finished_then_short() -
     assert disagreement(Observed((_outcome(huge),)), too_long) is None
 
 
+@pytest.mark.parametrize(
+    ("mutant", "cut"),
+    [
+        ({"result": "[0.0, 1.0, 2.0]"}, "[0, 3]"),  # 0 == 0.0 in a test: 3 != 1.0 tells them
+        ({"kind": "raise", "yields": 1, "exhausted": True}, "[0, 3]"),  # raises taking 3
+        ({"result": "[0, 3]", "exhausted": True}, None),  # it stops early: all three needed
+        ({"result": "[0, 3, 6, 9]", "yields": 4}, None),  # it goes on: so must the pin
+    ],
+)
+def test_a_generator_is_pinned_only_as_far_as_the_mutant_differs(
+    mutant: dict[str, Any], cut: str | None
+) -> None:
+    theirs = Observed((_outcome("3", **{"yields": 3, "exhausted": False, **mutant}),))
+    for exhausted in (True, False):  # the base's three items are all, or the first of more
+        ours = _outcome("3", result="[0, 3, 6]", yields=3, exhausted=exhausted)
+        found = disagreement(Observed((ours,)), theirs)
+        assert found is not None
+        if cut is None:
+            assert found.base == ours
+        else:
+            assert (found.base.result, found.base.yields, found.base.exhausted) == (cut, 2, False)
+
+
+def _proven(
+    bench: GateBench, target: Target, case: Case, mutant_root: Path, number: int = 0
+) -> str:
+    """The test file pinning ``case``, checked to pass on a fresh base worktree and to fail
+    in the mutant's ``mutant_root``."""
+    text = render_file(target, [case])
+    base_root = bench.worktrees.add(f"base-{number}", bench.request.base_commit)
+    for root in (base_root, mutant_root):
+        (root / "tests/test_pinned.py").write_text(text)
+    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
+    assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
+    return text
+
+
 def _pinned_on(
     bench: GateBench, target: Target, mutant: mutations.Mutant
 ) -> tuple[Disagreement | None, Path]:
@@ -326,13 +359,8 @@ def test_a_result_no_literal_spells_is_pinned_by_its_type(
     ]
     pinned, mutant_root = _pinned_on(bench, target, mutant)
     assert pinned is not None and pinned.base.result_type == "fractions:Fraction"
-    text = render_file(target, [Case("test_pinned", (mutant.label,), pinned)])
+    text = _proven(bench, target, Case("test_pinned", (mutant.label,), pinned), mutant_root)
     assert "assert type(result).__qualname__ == 'Fraction'" in text, text
-    base_root = bench.worktrees.add("base", bench.request.base_commit)
-    for root in (base_root, mutant_root):
-        (root / "tests/test_pinned.py").write_text(text)
-    assert run_pytest(base_root, "tests/test_pinned.py").returncode == 0, text
-    assert run_pytest(mutant_root, "tests/test_pinned.py").returncode == 1, text
 
 
 TIER = '''\
@@ -394,3 +422,65 @@ def test_derived_inputs_keep_to_the_parameters_annotations(
     base = observe(bench.request, bench.baseline, bench.baseline.root, target)
     derived = {o.args for o in base.outcomes if o.derived}
     assert derived == {("'fast'", n) for n in ("2", "4", "0")}
+
+
+GENS = '''\
+def upto(n):
+    """The numbers from 1 to ``n``."""
+    i = 1
+    while i <= n:
+        yield i
+        i += 1
+
+
+def multiples(step):
+    """0, ``step``, twice ``step``, ... for ever."""
+    i = 0
+    while True:
+        yield i * step
+        i += 1
+'''
+
+GENS_TESTS = """\
+from gens import multiples, upto
+
+
+def test_three_is_in_range():
+    assert 3 in upto(5)
+
+
+def test_multiples_start_at_zero():
+    assert next(multiples(3)) == 0
+"""
+
+
+def test_a_generator_is_pinned_by_its_items_or_by_a_prefix_of_an_endless_one(
+    gate_bench: Callable[..., GateBench],
+) -> None:
+    """The suite stops early on both generators, so a boundary flip and a wrong step survive
+    it; the tests written take all of ``upto``'s items, and of the endless ``multiples`` as
+    many as tell the mutant apart (it yields 6 where the base yields 3)."""
+    upto = Target(file="gens.py", module="gens", qualname="upto")
+    multiples = Target(file="gens.py", module="gens", qualname="multiples")
+    files = {"gens.py": GENS, "tests/test_gens.py": GENS_TESTS}
+    bench = gate_bench(files, capture=(upto, multiples))
+    expected = {
+        (upto, "`<=` -> `<`"): "assert list(upto(4)) == [1, 2, 3, 4]",
+        (multiples, "`1` -> `2`"): "assert list(itertools.islice(multiples(3), 2)) == [0, 3]\n",
+    }
+    for number, ((target, description), line) in enumerate(expected.items()):
+        (mutant,) = [
+            m
+            for m in mutations.mutants(GENS, target.qualname)
+            if m.description == description and m.line in (4, 14)
+        ]
+        base = observe(bench.request, bench.baseline, bench.baseline.root, target)
+        mutant_root = bench.worktrees.add(f"mutant-{number}", bench.request.base_commit)
+        (mutant_root / "gens.py").write_text(mutant.source)
+        assert run_pytest(mutant_root, "tests/test_gens.py").returncode == 0  # it survives
+        observed = observe(bench.request, bench.baseline, mutant_root, target, base.outcomes)
+        pinned = disagreement(base, observed)
+        assert pinned is not None, description
+        case = Case("test_pinned", (mutant.label,), pinned)
+        text = _proven(bench, target, case, mutant_root, number)
+        assert line in text, text

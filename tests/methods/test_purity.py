@@ -43,13 +43,17 @@ def pair(n):
     return [n, n]
 
 
+def squares(n):
+    return (i * i for i in range(n))
+
+
 def fresh(n):
     total = 0.0
     for i in range(3000):
         total += math.sqrt(n + i)
     return total
 '''
-TESTS = """from pkg.geo import area, fresh, pair, spread, tally
+TESTS = """from pkg.geo import area, fresh, pair, spread, squares, tally
 
 
 def test_geo():
@@ -58,6 +62,7 @@ def test_geo():
             assert area(r) > 0
             assert spread([r, 2 * r]) == r
             assert pair(r) == [r, r]
+            assert list(squares(r))[-1] == (r - 1) ** 2
         assert tally(1) >= 1
     for n in range(20):
         assert fresh(n) > 0
@@ -68,7 +73,7 @@ FILES = {
     f"proj/{MOD}": GEO,
     "proj/tests/test_geo.py": TESTS,
 }
-NAMES = ("area", "tally", "spread", "pair", "fresh")
+NAMES = ("area", "tally", "spread", "pair", "fresh", "squares")
 TARGETS = {name: Target(MOD, "pkg.geo", name) for name in NAMES}
 
 
@@ -109,6 +114,7 @@ def test_a_pure_function_with_repeats_is_cached_and_says_what_it_costs(bench: Ga
         ("tally", "gives another result on a repeat call"),
         ("spread", "argument 0 is unhashable (list)"),
         ("pair", "returns a mutable list"),
+        ("squares", "returns a generator: a cached one is exhausted after its first caller"),
     ],
 )
 def test_impure_calls_are_refused(bench: GateBench, name: str, reason: str) -> None:

@@ -28,6 +28,7 @@ import pickle
 import signal
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,6 +39,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _LARGE_SIZE = 1000
 _MAX_PER_SLOT = 24
 _TIMEOUT_FACTOR = 5.0  # a candidate may take this much longer than the base's limit
+_YIELDS = 1000  # items of a generator a derived call takes at most
 
 
 class _Timeout(BaseException):
@@ -48,17 +50,28 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
-def _call(func: Callable[..., Any], blob: bytes, seconds: float) -> dict[str, Any]:
-    """Run ``func`` on a fresh copy of the pickled arguments: outcome, value, args after."""
+def _call(
+    func: Callable[..., Any], blob: bytes, seconds: float, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run ``func`` on a fresh copy of the pickled arguments: outcome, value, args after.
+
+    A generator's value is the list of its items: as many as ``record`` (the base's derived
+    record, when checking a candidate) says were taken, or when deriving at most
+    ``_YIELDS``."""
     args, kwargs = pickle.loads(blob)
     timed = hasattr(signal, "setitimer")
     if timed:
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     began = time.perf_counter()
+    marks: dict[str, Any] = {}
     try:
         try:
             value = func(*args, **kwargs)
+            if record is None and isinstance(value, types.GeneratorType):
+                value = _replay.bounded(value, _YIELDS, marks)
+            elif record is not None:  # a candidate's generator, taken as the base's was
+                value = _replay.taken(value, record)
             outcome: dict[str, Any] = {"outcome": "return", "value": value}
         finally:
             if timed:
@@ -69,6 +82,7 @@ def _call(func: Callable[..., Any], blob: bytes, seconds: float) -> dict[str, An
         raise
     except BaseException as exc:  # target code may raise anything, SystemExit included
         outcome = {"outcome": "raise", "type": _replay._exception_type(exc), "message": str(exc)}
+    outcome.update(marks)
     outcome["after"] = (args, kwargs)
     outcome["seconds"] = time.perf_counter() - began
     return outcome
@@ -232,6 +246,8 @@ def _record(
     record: dict[str, Any] = {"args": _b64(blob), "label": label, "outcome": first["outcome"]}
     try:
         record["after"] = _b64(pickle.dumps(first["after"], protocol=4))
+        if "yields" in first:  # a generator: its candidate's is taken as far
+            record["yields"], record["exhausted"] = first["yields"], first["exhausted"]
         if first["outcome"] == "return":
             record["result"] = _b64(pickle.dumps(first["value"], protocol=4))
             record["error"] = None
@@ -346,7 +362,7 @@ def check(settings: dict[str, Any]) -> dict[str, Any]:
                 want = _expected(record)
             except Exception:
                 continue
-            got = _call(func, base64.b64decode(record["args"]), limit)
+            got = _call(func, base64.b64decode(record["args"]), limit, record)
             entry["calls"] += 1
             rel_tol, abs_tol = float(settings["rel_tol"]), float(settings["abs_tol"])
             why = _difference(got, want, rel_tol, abs_tol, moved)

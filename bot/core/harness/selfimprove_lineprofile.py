@@ -105,17 +105,17 @@ def profile(settings: dict[str, Any]) -> dict[str, Any]:
     if code is None:
         return {"lines": [], "calls": 0, "error": f"{key} has no Python code to profile"}
     clock = LineClock(code)
-    blobs = [base64.b64decode(c["args"]) for c in captures.get(key, {}).get("calls", [])]
+    records = list(captures.get(key, {}).get("calls", []))
     deadline = time.monotonic() + float(settings["budget_seconds"])
     calls = passes = 0
-    while blobs and (passes == 0 or time.monotonic() < deadline):
+    while records and (passes == 0 or time.monotonic() < deadline):
         clock.counting = passes == 0
         passes += 1
-        for blob in blobs:
-            args, kwargs = pickle.loads(blob)
+        for record in records:
+            args, kwargs = pickle.loads(base64.b64decode(record["args"]))
             sys.settrace(clock.global_trace)
             try:
-                func(*args, **kwargs)
+                _replay.taken(func(*args, **kwargs), record)  # a generator runs as it is taken
             except Exception:  # the call raised when it was captured too
                 pass
             finally:

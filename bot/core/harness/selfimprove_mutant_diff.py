@@ -41,7 +41,9 @@ name]`` pairs it needs), ``derived`` and ``outcome`` ("return",
 reads back as the same value) and ``result_type`` (``module:qualname``: a test pins a result
 that is not a literal by its type), or ``error_type``/``error_module``/``error_message``;
 ``after`` is the repr of the arguments after the call (in-place changes count as
-behaviour).
+behaviour). A call that returns a generator has its items taken (at most ``_YIELDS``)
+and the generator closed: ``result`` is the repr of their list, ``yields`` how many were
+taken and ``exhausted`` whether it ended (or raised) there, not just a prefix.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ _UNLIMITED = 10**7  # characters: a captured input shrink mode may start from
 _SWAPPED = 4  # tuples up to this long get swapped and moved variants
 _CODE_NUMBERS = 8  # numbers from the function's own code tried as arguments
 _NUMBER_BASES = 4  # captured inputs those numbers are put into
+_YIELDS = 30  # items of a generator a test pins (of a longer one, a prefix this long)
 
 
 class CallTimeout(BaseException):
@@ -349,11 +352,18 @@ def _on_alarm(signum: int, frame: Any) -> None:
 def _outcome(
     call: Callable[[], Callable[..., Any]], args: list[Any], kwargs: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
-    """What ``call()(*args, **kwargs)`` did; ``call`` builds what is called (a receiver, say)."""
+    """What ``call()(*args, **kwargs)`` did; ``call`` builds what is called (a receiver, say).
+
+    A generator's outcome is what taking its items did: their list, or the error raised on
+    the way, marked with ``yields`` and ``exhausted`` (a test then takes the same:
+    ``list(f(x))`` or ``list(itertools.islice(f(x), k))``)."""
     outcome: dict[str, Any] = {}
+    marks: dict[str, Any] = {}
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         result = call()(*args, **kwargs)
+        if isinstance(result, types.GeneratorType):  # what a test can take: its items
+            result = _replay.bounded(result, _YIELDS, marks)
     except CallTimeout:
         return {"outcome": "timeout"}
     except Exception as exc:
@@ -363,11 +373,14 @@ def _outcome(
             "error_type": kind.__qualname__,
             "error_module": kind.__module__,
             "error_message": str(exc),
+            **marks,
         }
     else:
-        outcome = {"outcome": "return", "result": repr(result)}
+        outcome = {"outcome": "return", "result": repr(result), **marks}
         outcome["result_literal"] = _literal_source(result) is not None
         outcome["result_type"] = f"{type(result).__module__}:{type(result).__qualname__}"
+        if marks and not outcome["result_literal"]:
+            outcome["result_type"] = ""  # a list of its items pins nothing by type
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     outcome["after"] = repr((args, kwargs))
@@ -383,7 +396,15 @@ def _call(target: Target, entry: dict[str, Any], timeout: float) -> dict[str, An
 def _behaviour(outcome: dict[str, Any]) -> tuple[Any, ...]:
     """What a test can tell apart: a result that is not a literal only by its type (its
     repr may hold an address that differs on every run)."""
-    fields = ("outcome", "result", "error_module", "error_type", "error_message", "after")
+    fields = (
+        "outcome",
+        "result",
+        "error_module",
+        "error_type",
+        "error_message",
+        "exhausted",
+        "after",
+    )
     seen = [outcome.get(f) for f in fields]
     if outcome.get("outcome") == "return" and not outcome.get("result_literal"):
         seen[1] = f"an instance of {outcome.get('result_type')}"

@@ -8,7 +8,8 @@ A cache returns the first result for equal arguments, so every captured call mus
 hashable arguments (the cache key), arguments unchanged by the call (a cached call would
 skip the change), the same result when run twice on fresh copies of its arguments (nothing
 but the arguments decides it) and an immutable result (callers share one cached object).
-Calls that raised are fine: ``functools.lru_cache`` does not cache exceptions.
+Calls that raised are fine: ``functools.lru_cache`` does not cache exceptions. A call
+that returned a generator is not: every caller after the first would get it exhausted.
 
 Answer: ``{"calls", "distinct", "reason", "entry_bytes"}``; ``reason`` is null when every
 call qualifies, ``distinct`` counts different cache keys (``typed=True``), and
@@ -90,6 +91,8 @@ def _call_reason(
     sizes: list[int],
 ) -> str | None:
     """Why this call rules a cache out, or None; adds its key and size when it does not."""
+    if "yields" in record:
+        return "returns a generator: a cached one is exhausted after its first caller"
     blob = base64.b64decode(record["args"])
     args, kwargs = replayer.loads(blob, _replay.NATIVE)
     unhashable = _unhashable(args, kwargs)

@@ -7,7 +7,8 @@ named by ``SELFIMPROVE_HARNESS``; it writes one JSON report to the path given th
 * always: the outcome of every test and the ``sys.path`` entries inside the project;
 * ``profile``: cProfile over the test loop, the project's own functions with their times;
 * ``capture``: calls to the target functions, pickled (arguments before and after the
-  call, return value or exception), a seeded reservoir sample capped per function, and
+  call, return value or exception; of a generator, the items its caller took, see the
+  recorder), a seeded reservoir sample capped per function, and
   how each is bound (``kind``: "plain", "method", "static" or "class"). A
   class method's record leaves out ``cls`` (replay binds it again). A method's record says
   how its receiver was built (``receiver``): the constructor call of the receiver's class,

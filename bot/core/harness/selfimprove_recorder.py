@@ -3,6 +3,17 @@ standard library only): a wrapper per target that keeps a seeded reservoir of pi
 (the fair sample the performance gate times) and the calls that ran a line no kept call had
 run, within budgets of traced calls, trace events, seconds and argument sizes, so a hot
 target cannot make the suite crawl.
+
+A call that returns a generator made by the target's code is recorded as its caller
+consumes it (``_Yields``): the caller gets a pass-through generator, and the record ends
+when the generator is exhausted, raises, is closed or collected, or passes a cap of items
+or pickled bytes (after the cap items still pass through, unrecorded). Its ``result`` is
+the list of items taken, with ``yields`` (how many) and ``exhausted`` (whether it ran to
+its end), and its arguments after are taken then, so replay takes the same items. ``send``
+of a value other than None and ``throw`` pass through too, but such a call is not
+recorded: replay could not repeat what the caller sent. The caller's generator is another
+object than the target's, named alike (its repr reads the same), but its ``gi_frame`` and
+``gi_code`` are the pass-through's.
 """
 
 from __future__ import annotations
@@ -23,6 +34,9 @@ _TRACE_EVENTS = 200_000  # trace events a target may cost in all (calls and line
 _TRACE_SECONDS = 3.0  # seconds a target's calls recorded only to be traced may take in all
 _SMALL_BYTES = 16384  # an argument this big at its top level is not pickled just to trace
 _LARGE_BYTES = 1 << 20  # a call with an argument this big at its top level is not recorded
+_YIELD_ITEMS = 10_000  # items of a generator call recorded; the rest only pass through
+_YIELD_BYTES = 1 << 20  # pickled bytes of a generator call's items recorded
+_HEAD = 8  # items of a generator call shown in its ``result_repr``
 
 
 class Recorder:
@@ -160,6 +174,10 @@ def _record(func, recorder, kind, slot, lines, args, kwargs):
         record["error"] = _exception_info(exc)
         _finish(recorder, slot, record, kept, kwargs, lines)
         raise
+    if _own_generator(result, recorder):
+        passing = _passing(result, _Yields(recorder, slot, record, (kept, kwargs), lines))
+        passing.__name__, passing.__qualname__ = result.__name__, result.__qualname__
+        return passing
     try:
         record["result"] = b64(pickle.dumps(result, protocol=4))
         record["result_repr"] = _short_repr(result)
@@ -168,6 +186,13 @@ def _record(func, recorder, kind, slot, lines, args, kwargs):
         return result
     _finish(recorder, slot, record, kept, kwargs, lines)
     return result
+
+
+def _own_generator(result, recorder):
+    """Whether ``result`` is a generator made by the target's own code (a generator function,
+    or a generator expression in its body): fresh for this call, so it can be recorded as
+    it is consumed. Other iterators are never consumed by the recorder."""
+    return isinstance(result, types.GeneratorType) and result.gi_code in recorder.codes
 
 
 def _call(func, recorder, args, kwargs, lines=None):
@@ -232,3 +257,123 @@ def _finish(recorder, slot, record, args, kwargs, lines=None):
         recorder.store(slot, record)
     if lines:
         recorder.keep_if_new(record, lines)
+
+
+class _Yields:
+    """The record of one generator call, filled in as its caller takes the items.
+
+    Each item is pickled when it is taken (the caller may change it afterwards); the record
+    is finished once, when the generator ends or the caller stops, or at the caps.
+    """
+
+    def __init__(self, recorder, slot, record, arguments, lines):
+        self.recorder = recorder
+        self.slot = slot
+        self.record = record
+        self.arguments = arguments  # (args, kwargs) as recorded: pickled again at the end
+        self.lines = lines
+        self.blobs = []
+        self.size = 0
+        self.head = []
+        self.done = False
+
+    def step(self, gen, sent, thrown):
+        """Resume ``gen`` (traced while its record is open); a recursive call inside is part
+        of this call, as it is for a plain function."""
+        if sent is not None or thrown is not None:
+            self.abandon()  # replay cannot repeat what the caller sent in
+        traced = not self.done and self.lines is not None and sys.gettrace() is None
+        charged = self.slot is None and not self.done  # recorded only to be traced
+        began = time.perf_counter()
+        self.recorder.depth += 1
+        if traced:
+            sys.settrace(_line_tracer(self.recorder, self.lines))
+        try:
+            return gen.throw(thrown) if thrown is not None else gen.send(sent)
+        finally:
+            if traced:
+                sys.settrace(None)
+            self.recorder.depth -= 1
+            if charged:  # a call recorded only to be traced costs the budget
+                self.recorder.trace_seconds -= time.perf_counter() - began
+
+    def note(self, item):
+        """Add an item the caller takes; past the caps the record ends before it."""
+        if self.done:
+            return
+        if not _small((item,), {}, _LARGE_BYTES):
+            self.finish(exhausted=False)
+            return
+        try:
+            blob = pickle.dumps(item, protocol=4)
+        except Exception:
+            self.abandon()
+            return
+        if self.size + len(blob) > _YIELD_BYTES:
+            self.finish(exhausted=False)
+            return
+        self.blobs.append(blob)
+        self.size += len(blob)
+        if len(self.head) < _HEAD:
+            self.head.append(item)
+        if len(self.blobs) >= _YIELD_ITEMS:
+            self.finish(exhausted=False)
+
+    def abandon(self):
+        """Record nothing of this call (its items still pass through)."""
+        if not self.done:
+            self.done = True
+            self.recorder.unpicklable += self.slot is not None
+
+    def finish(self, exhausted, error=None):
+        """Close the record: the items taken so far, and the arguments as they are now."""
+        if self.done:
+            return
+        self.done = True
+        record = self.record
+        try:
+            items = [pickle.loads(blob) for blob in self.blobs]
+            record["result"] = b64(pickle.dumps(items, protocol=4))
+        except Exception:
+            self.recorder.unpicklable += self.slot is not None
+            return
+        record["yields"] = len(items)
+        record["exhausted"] = exhausted
+        more = len(items) - len(self.head)
+        record["result_repr"] = f"yields {_short_repr(self.head)}" + (
+            f" and {more} more" if more else ""
+        )
+        if error is not None:
+            record["outcome"] = "raise"
+            record["error"] = _exception_info(error)
+        args, kwargs = self.arguments
+        _finish(self.recorder, self.slot, record, args, kwargs, self.lines)
+
+
+def _passing(gen, yields):
+    """Yield what ``gen`` yields, passing ``send``, ``throw`` and ``close`` on as ``yield
+    from`` would, while ``yields`` records the items the caller takes."""
+    sent = thrown = None
+    try:
+        while True:
+            try:
+                item = yields.step(gen, sent, thrown)
+            except StopIteration as stop:
+                yields.finish(exhausted=True)
+                return stop.value
+            except Exception as exc:
+                yields.finish(exhausted=True, error=exc)
+                raise
+            yields.note(item)
+            sent = thrown = None
+            try:
+                sent = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # thrown in by the caller: on to the generator
+                thrown = exc
+    finally:
+        try:
+            gen.close()
+        finally:
+            yields.finish(exhausted=False)  # closed, collected or interrupted: a prefix

@@ -12,6 +12,12 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   "foreign"}}}``; a verdict is true (same outcome and same arguments afterwards), false, or
   null (the call could not be loaded here).
 * ``{"cmd": "time", "target": key, "loops": L, "calls": [i, ...]}`` → ``{"ns": total}``.
+
+A generator call's record (``yields``: how many items the caller took, ``exhausted``:
+whether it saw the end) is replayed by taking as many items (one more when exhausted, to
+see the end again), then closing the generator: ``check`` compares the items and an error
+raised while iterating as it compares results and errors, and ``time`` times the taking
+too, or a generator would look free.
 * ``{"cmd": "load_other", "root": path, "modules": [name, ...]}`` → ``{"modules": [...]}``:
   import a second copy of the project from the other worktree ``root`` (``OtherCopy`` in
   ``selfimprove_worlds.py``, next to this file). Afterwards ``check`` and ``time`` take
@@ -37,7 +43,7 @@ import pathlib
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from selfimprove_worlds import NATIVE, OTHER, OtherCopy, Unpickler, Watch
@@ -297,7 +303,7 @@ class Replayer:
                 args, kwargs = self.loads(base64.b64decode(record["args"]), world)
                 after = self.loads(base64.b64decode(record["after"]), world)
                 result = None
-                if record["outcome"] == "return":
+                if record["outcome"] == "return" or "yields" in record:
                     result = self.loads(base64.b64decode(record["result"]), world)
             except Exception as exc:
                 reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
@@ -333,7 +339,7 @@ class Replayer:
                 args, kwargs = fixed if fixed is not None else self.loads(blob, world)
                 if fixed is None and _immutable((args, tuple(kwargs.values()))):
                     fixed = (args, kwargs)
-                total += _timed(func, args, kwargs)
+                total += _timed(func, args, kwargs, records[index])
         return {"ns": total}
 
     def _time_passes(
@@ -345,13 +351,13 @@ class Replayer:
         world: str,
     ) -> int:
         """Total ns of ``loops`` passes over the calls in order, each from an empty cache."""
-        blobs = [base64.b64decode(records[index]["args"]) for index in indices]
+        chosen = [(base64.b64decode(records[i]["args"]), records[i]) for i in indices]
         total = 0
         for _ in range(loops):
             func.cache_clear()
-            for blob in blobs:
+            for blob, record in chosen:
                 args, kwargs = self.loads(blob, world)
-                total += _timed(func, args, kwargs)
+                total += _timed(func, args, kwargs, record)
         return total
 
 
@@ -363,13 +369,14 @@ def _immutable(value: Any) -> bool:
     return False
 
 
-def _timed(func: Callable[..., Any], args: Any, kwargs: Any) -> int:
+def _timed(func: Callable[..., Any], args: Any, kwargs: Any, record: dict[str, Any]) -> int:
+    """ns of one call, the items its caller took included (a generator's work is there)."""
     enabled = gc.isenabled()
     gc.disable()
     result: Any = None
     start = time.perf_counter_ns()
     try:
-        result = func(*args, **kwargs)
+        result = taken(func(*args, **kwargs), record)
     except KeyboardInterrupt:
         raise
     except BaseException:  # the call raised when it was captured too
@@ -379,6 +386,51 @@ def _timed(func: Callable[..., Any], args: Any, kwargs: Any) -> int:
         gc.enable()
     del result
     return end - start
+
+
+def yielded(result: Any, record: dict[str, Any]) -> tuple[list[Any], BaseException | None]:
+    """The items a replayed generator call gives its caller, as many as ``record`` says the
+    captured caller took (one more when it saw the end), and what the generator raised
+    while they were taken; the generator is then closed, as the caller's was."""
+    count = int(record.get("yields") or 0) + bool(record.get("exhausted"))
+    items: list[Any] = []
+    raised: BaseException | None = None
+    try:
+        while len(items) < count:
+            items.append(next(result))
+    except StopIteration:
+        pass
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # what the capture saw raised here is compared
+        raised = exc
+    finally:
+        close = getattr(result, "close", None)
+        if callable(close):
+            close()
+    return items, raised
+
+
+def bounded(result: Any, most: int, marks: dict[str, Any]) -> list[Any]:
+    """At most ``most`` items of the generator ``result`` (fewer: it ended), then closed;
+    ``marks`` gets the ``yields`` and ``exhausted`` a record needs to take them alike later.
+    An error raised on the way is raised here, after ``marks`` is set."""
+    items, raised = yielded(result, {"yields": most - 1, "exhausted": True})
+    marks.update(yields=len(items), exhausted=raised is not None or len(items) < most)
+    if raised is not None:
+        raise raised
+    return items
+
+
+def taken(result: Any, record: dict[str, Any]) -> Any:
+    """``result``, or for a generator record the items taken from it (for timing and
+    tracing: a generator's work happens as it is consumed)."""
+    if "yields" not in record or not isinstance(result, Iterator):
+        return result
+    items, raised = yielded(result, record)
+    if raised is not None:
+        raise raised
+    return items
 
 
 def _exception_type(exc: BaseException) -> str:
@@ -401,19 +453,55 @@ def _replay_call(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raised = f"{_exception_type(exc)}: {_short(str(exc))}"
-        if record["outcome"] != "raise":
-            return f"raised {raised}, expected a return value"
-        error = record["error"] or {}
-        if _exception_type(exc) != error.get("type") or str(exc) != error.get("message"):
-            return f"raised {raised}, expected {error.get('type')}: {_short(error.get('message'))}"
+        if "yields" in record:
+            return f"raised {_exception_type(exc)} when called, expected a generator"
+        found = _raised_differs(exc, record)
     else:
-        if record["outcome"] == "raise":
+        if "yields" in record:
+            found = _yields_differ(got, record, result, comparer)
+        elif record["outcome"] == "raise":
             error = record["error"] or {}
-            return f"returned {_short(got)}, expected to raise {error.get('type')}"
-        found = comparer.diff(got, result, "result")
-        if found:
-            return found
+            found = f"returned {_short(got)}, expected to raise {error.get('type')}"
+        else:
+            found = comparer.diff(got, result, "result")
+    return found or _arguments_differ(args, kwargs, after, comparer)
+
+
+def _raised_differs(exc: BaseException, record: dict[str, Any]) -> str | None:
+    """Why raising ``exc`` is not what the capture saw, or None when it is."""
+    raised = f"{_exception_type(exc)}: {_short(str(exc))}"
+    if record["outcome"] != "raise":
+        return f"raised {raised}, expected a return value"
+    error = record["error"] or {}
+    if _exception_type(exc) != error.get("type") or str(exc) != error.get("message"):
+        return f"raised {raised}, expected {error.get('type')}: {_short(error.get('message'))}"
+    return None
+
+
+def _yields_differ(got: Any, record: dict[str, Any], items: Any, comparer: Comparer) -> str | None:
+    """Why the generator ``got`` does not yield the recorded ``items`` (and end, or raise,
+    where the capture's did), or None when it does."""
+    if not isinstance(got, Iterator):
+        return f"returned {_short(got)}, expected a generator"
+    found, raised = yielded(got, record)
+    common = min(len(found), len(items))  # the first other item says more than the count
+    differs = comparer.diff(found[:common], items[:common], "the items yielded")
+    if differs:
+        return differs
+    if len(found) > len(items):
+        return f"yielded more than the {len(items)} item(s) it yielded when captured"
+    if raised is not None:
+        return _raised_differs(raised, record)
+    if len(found) < len(items):
+        return f"stopped after {len(found)} item(s), expected {len(items)}"
+    if record["outcome"] == "raise":
+        error = record["error"] or {}
+        return f"stopped after {len(found)} item(s), expected to raise {error.get('type')}"
+    return None
+
+
+def _arguments_differ(args: Any, kwargs: Any, after: Any, comparer: Comparer) -> str | None:
+    """Why the arguments after the replayed call differ from those after the capture."""
     after_args, after_kwargs = after
     if len(args) != len(after_args) or list(kwargs) != list(after_kwargs):
         return "the arguments after the call differ in number"
