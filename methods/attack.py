@@ -9,19 +9,15 @@ no answer in time) is a :class:`Breach` naming the input.
 from __future__ import annotations
 
 import hashlib
-import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core import sandbox
-from bot.core.harness import HARNESS_DIR
+from bot.core.harness_script import run_script
 from bot.core.request import Request
-from bot.core.testrun import import_path_env
 
-SCRIPT = HARNESS_DIR / "selfimprove_attack.py"
+SCRIPT = "selfimprove_attack.py"
 DERIVED_PER_TARGET = 120
 CALL_SECONDS = 0.5  # an edge case the base cannot answer in this time is dropped
 DERIVE_BUDGET_SECONDS = 30.0
@@ -102,10 +98,7 @@ def check(
         "rel_tol": request.thresholds.float_rel_tol,
         "abs_tol": request.thresholds.float_abs_tol,
     }
-    with tempfile.TemporaryDirectory(prefix="selfimprove-attack-") as scratch:
-        answer = _run(
-            request, candidate_project, import_roots, settings, Path(scratch) / "verdict.json"
-        )
+    answer = _run(request, candidate_project, import_roots, settings, None)
     entry = answer["targets"].get(cases.key, {})
     errors = entry.get("errors", [])
     if errors:
@@ -122,33 +115,27 @@ def _run(
     project: Path,
     import_roots: Sequence[str],
     settings: dict[str, Any],
-    out: Path,
+    out: Path | None,
 ) -> dict[str, Any]:
-    """Run the attack script with ``settings`` in ``project``; its JSON answer."""
-    with tempfile.TemporaryDirectory(prefix="selfimprove-attack-") as scratch:
-        settings_file = Path(scratch) / "settings.json"
-        settings_file.write_text(json.dumps({**settings, "out": str(out)}))
-        env = {"PYTHONHASHSEED": "0", **import_path_env(import_roots, project)}
-        done = sandbox.run(
-            [request.interpreter, str(SCRIPT), str(settings_file)],
-            project,
-            timeout=request.limits.replay_timeout,
-            kind="attack",
-            env=env,
-            request=request,
-            writable=(Path(scratch), out.parent),
-            readable=(Path(str(settings["records"])),),
-        )
-    if done.timed_out:
+    """Run the attack script with ``settings`` in ``project``; its JSON answer (also kept
+    in ``out``, when given: the edge cases the base answered, for each candidate)."""
+    ran = run_script(
+        request,
+        SCRIPT,
+        project,
+        settings,
+        import_roots=import_roots,
+        kind="attack",
+        readable=(Path(str(settings["records"])),),
+        out=out,
+    )
+    if ran.timed_out:
         raise AttackError(
             f"the edge-case attack did not finish in {request.limits.replay_timeout:g}s"
         )
-    if not done.ok or not out.exists():
-        raise AttackError(f"the edge-case attack failed: {done.tail(3) or 'no output'}")
-    try:
-        answer = json.loads(out.read_text())
-    except ValueError:
-        raise AttackError("the edge-case attack wrote an unreadable answer") from None
-    if not isinstance(answer, dict) or not isinstance(answer.get("targets"), dict):
+    answer = ran.answer
+    if answer is None:
+        raise AttackError(f"the edge-case attack failed: it {ran.problem}")
+    if not isinstance(answer.get("targets"), dict):
         raise AttackError("the edge-case attack wrote an unreadable answer")
     return answer

@@ -7,8 +7,6 @@ tracer in the target's interpreter, and the hottest lines come back as text.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -16,14 +14,12 @@ from pathlib import Path
 
 import git
 
-from bot.core import sandbox
 from bot.core.candidate import Candidate, Target
-from bot.core.harness import HARNESS_DIR
+from bot.core.harness_script import run_script
 from bot.core.method import MethodContext
-from bot.core.testrun import import_path_env
 from bot.core.worktree import Worktrees, apply_diff
 
-SCRIPT = HARNESS_DIR / "selfimprove_lineprofile.py"
+SCRIPT = "selfimprove_lineprofile.py"
 BUDGET_SECONDS = 2.0
 SHOWN = 3
 
@@ -82,37 +78,18 @@ def base_trace(ctx: MethodContext, target: Target) -> Traced:
 
 def _measure(ctx: MethodContext, root: Path, target_key: str) -> Traced:
     """Trace ``target_key`` replaying the captured calls in the checkout at ``root``."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "lines.json"
-        settings = Path(scratch) / "settings.json"
-        settings.write_text(
-            json.dumps(
-                {
-                    "records": str(ctx.baseline.capture_file),
-                    "target": target_key,
-                    "out": str(out),
-                    "budget_seconds": BUDGET_SECONDS,
-                }
-            )
-        )
-        project = ctx.request.project_path(root)
-        done = sandbox.run(
-            [ctx.request.interpreter, str(SCRIPT), str(settings)],
-            project,
-            timeout=ctx.request.limits.replay_timeout,
-            kind="line-profile",
-            env={"PYTHONHASHSEED": "0", **import_path_env(ctx.baseline.import_roots, project)},
-            request=ctx.request,
-            writable=(Path(scratch),),
-            readable=(ctx.baseline.capture_file,) if ctx.baseline.capture_file else (),
-        )
-        if not done.ok or not out.exists():
-            return Traced(())
-        try:
-            answer = json.loads(out.read_text())
-        except ValueError:
-            return Traced(())
-    if not isinstance(answer, dict):
+    capture = ctx.baseline.capture_file
+    ran = run_script(
+        ctx.request,
+        SCRIPT,
+        ctx.request.project_path(root),
+        {"records": str(capture), "target": target_key, "budget_seconds": BUDGET_SECONDS},
+        import_roots=ctx.baseline.import_roots,
+        kind="line-profile",
+        readable=(capture,) if capture else (),
+    )
+    answer = ran.answer
+    if answer is None:
         return Traced(())
     rows = answer.get("lines", [])
     total = sum(float(r["seconds"]) for r in rows) or 1.0

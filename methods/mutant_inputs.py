@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import ast
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.core import sandbox
 from bot.core.baseline import Baseline
 from bot.core.candidate import Target
-from bot.core.harness import HARNESS_DIR
+from bot.core.harness_script import run_script
 from bot.core.request import Request
-from bot.core.testrun import import_path_env
 
-SCRIPT = HARNESS_DIR / "selfimprove_mutant_diff.py"
+SCRIPT = "selfimprove_mutant_diff.py"
 CALL_TIMEOUT = 2.0
 MAX_INPUTS = 200
 MAX_SOURCE = 1000  # characters of arguments written as source, per input
@@ -229,42 +226,26 @@ def _harness(
     """
     if baseline.capture_file is None:
         return {"errors": ("no calls were captured",)}
-    project = request.project_path(checkout)
-    with tempfile.TemporaryDirectory(prefix="selfimprove-chaos-") as scratch:
-        output = Path(scratch) / "outcomes.json"
-        settings = Path(scratch) / "settings.json"
-        if given is not None:
-            inputs_file = Path(scratch) / "inputs.json"
-            inputs_file.write_text(json.dumps(given))
-            more = {**more, "inputs_file": str(inputs_file)}
-        settings.write_text(
-            json.dumps(
-                {
-                    "capture": str(baseline.capture_file),
-                    "target": target.key,
-                    "output": str(output),
-                    "call_timeout": CALL_TIMEOUT,
-                    "max_inputs": MAX_INPUTS,
-                    "max_source": MAX_SOURCE,
-                    **more,
-                }
-            )
-        )
-        done = sandbox.run(
-            [request.interpreter, str(SCRIPT), str(settings)],
-            project,
-            timeout=request.limits.replay_timeout,
-            kind="chaos",
-            env=import_path_env(baseline.import_roots, project),
-            request=request,
-            writable=(Path(scratch),),
-            readable=(baseline.capture_file, *also_read),
-        )
-        if done.timed_out or not output.exists():
-            why = "timed out" if done.timed_out else f"exited {done.returncode}: {done.tail(1)}"
-            return {"errors": (f"the input search {why}",)}
-        answer: dict[str, Any] = json.loads(output.read_text())
-    return answer
+    ran = run_script(
+        request,
+        SCRIPT,
+        request.project_path(checkout),
+        {
+            "capture": str(baseline.capture_file),
+            "target": target.key,
+            "call_timeout": CALL_TIMEOUT,
+            "max_inputs": MAX_INPUTS,
+            "max_source": MAX_SOURCE,
+            **more,
+        },
+        import_roots=baseline.import_roots,
+        kind="chaos",
+        readable=(baseline.capture_file, *also_read),
+        files={"inputs_file": given} if given is not None else None,
+    )
+    if ran.answer is None:
+        return {"errors": (f"the input search {ran.problem}",)}
+    return ran.answer
 
 
 def disagreement(

@@ -10,19 +10,16 @@ baseline cache, so asking again for the same target costs nothing.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bot.core import sandbox
 from bot.core.candidate import Target
-from bot.core.harness import HARNESS_DIR
+from bot.core.harness_script import run_script
 from bot.core.method import MethodContext
-from bot.core.testrun import import_path_env
 from methods.codemods import Memo
 
-SCRIPT = HARNESS_DIR / "selfimprove_purity.py"
+SCRIPT = "selfimprove_purity.py"
 # A cache miss costs more than the call alone (the key, the lookup, the store): below this
 # share of repeats among the captured calls the cached function is rarely faster.
 MIN_REPEAT_SHARE = 0.5
@@ -71,26 +68,15 @@ def repeats_arguments(capture: Path, key: str) -> bool:
 def verdict(ctx: MethodContext, capture: Path, key: str) -> dict[str, Any] | None:
     """The harness's answer on ``key`` (see its docstring); None when it gave none."""
     request, baseline = ctx.request, ctx.baseline
-    project = request.project_path(baseline.root)
-    with tempfile.TemporaryDirectory(prefix="selfimprove-purity-") as scratch:
-        settings, out = Path(scratch) / "settings.json", Path(scratch) / "answer.json"
-        settings.write_text(json.dumps({"records": str(capture), "target": key, "out": str(out)}))
-        env = {"PYTHONHASHSEED": "0", **import_path_env(baseline.import_roots, project)}
-        done = sandbox.run(
-            [request.interpreter, str(SCRIPT), str(settings)],
-            project,
-            timeout=request.limits.replay_timeout,
-            kind="purity",
-            env=env,
-            request=request,
-            writable=(Path(scratch),),
-            readable=(capture,),
-        )
-        try:
-            answer = json.loads(out.read_text()) if done.ok else None
-        except (OSError, ValueError):
-            answer = None
-    if not isinstance(answer, dict):
-        ctx.note(f"could not judge whether {key} may be cached: {done.tail(1) or 'no answer'}")
-        return None
-    return answer
+    ran = run_script(
+        request,
+        SCRIPT,
+        request.project_path(baseline.root),
+        {"records": str(capture), "target": key},
+        import_roots=baseline.import_roots,
+        kind="purity",
+        readable=(capture,),
+    )
+    if ran.answer is None:
+        ctx.note(f"could not judge whether {key} may be cached: the check {ran.problem}")
+    return ran.answer

@@ -2,7 +2,7 @@
 
 Run as ``<interpreter> selfimprove_mutant_diff.py <settings.json>`` in a checkout (the base,
 or a mutant of it), never in the bot's process. Settings: ``capture`` (the captures JSON),
-``target`` (``module:qualname``), ``output`` (where the answer goes), ``call_timeout``
+``target`` (``module:qualname``), ``out`` (where the answer goes), ``call_timeout``
 (seconds per call), ``max_inputs`` and ``max_source`` (the longest arguments, written as
 source, worth a test); ``inputs_file`` (the base's inputs, as it answered them) makes a
 mutant's checkout call exactly those. After three calls that time out it stops. Standard
@@ -535,7 +535,7 @@ def main(argv: list[str]) -> int:
         except Exception as exc:
             answer["errors"].append(f"{type(exc).__name__}: {exc}")
         answer["refused"] = dict(target.refused)
-    with open(settings["output"], "w", encoding="utf-8") as handle:
+    with open(settings["out"], "w", encoding="utf-8") as handle:
         json.dump(answer, handle)
     return 0
 
