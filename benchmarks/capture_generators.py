@@ -10,10 +10,10 @@ then per target: the calls seen, the calls recorded, the generator records among
 (those run to their end, and prefixes), their items in all, and the calls not recorded
 (``unpicklable``, which counts generator calls past the caps or sent values too).
 
-For example, more-itertools 11.2.1 from the corpus benchmark::
+For example, more-itertools 11.2.1 as ``benchmarks/corpus.py --work W`` left it::
 
-    python benchmarks/capture_generators.py /work/corpus-bench/src/more-itertools-11.2.1 \\
-        --python /work/corpus-bench/venvs/more-itertools/bin/python \\
+    python benchmarks/capture_generators.py W/src/more-itertools-11.2.1 \\
+        --python W/venvs/more-itertools/bin/python \\
         --target more_itertools/recipes.py:more_itertools.recipes:sieve \\
         --target more_itertools/recipes.py:more_itertools.recipes:iter_index
 """
