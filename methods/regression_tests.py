@@ -28,6 +28,7 @@ from bot.core.request import Request
 from methods.mutant_inputs import Disagreement, Outcome
 
 _SINGLETONS = ("None", "True", "False")
+_EMPTY = {"[]": "list[Any]", "{}": "dict[Any, Any]", "set()": "set[Any]"}
 _NOT_A_NAME = re.compile(r"[^0-9a-zA-Z_]+")
 _TEXT_LIMIT = 60
 
@@ -107,12 +108,30 @@ def render_case(function: str, case: Case) -> str:
         after_args, after_kwargs = ast.literal_eval(base.after)
         names = [f"arg_{i}" for i in range(len(base.args))]
         keywords = [(k, f"kwarg_{k}") for k, _ in base.kwargs]
-        body += [f"{n} = {src}" for n, src in zip(names, base.args, strict=True)]
-        body += [f"{n} = {src}" for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
-        body += _expect(_taking(_call(function, names, keywords), base), base)
+        body += [_assign(n, src) for n, src in zip(names, base.args, strict=True)]
+        body += [_assign(n, src) for (_, n), (_, src) in zip(keywords, base.kwargs, strict=True)]
+        call = _taking(_call(function, names, keywords), base)
+        if base.kind == "return" and base.result == "None" and base.yields is None:
+            body.append(call)  # `assert f(x) is None` is a mypy error where f returns None
+        else:
+            body += _expect(call, base)
         pairs = [*zip(names, after_args, strict=True), *((n, after_kwargs[k]) for k, n in keywords)]
         body += [f"assert {n} == {v!r}" for n, v in pairs if _changeable(v)]
     return "\n".join(lines + [f"    {line}" for line in body]) + "\n"
+
+
+def _assign(name: str, source: str) -> str:
+    """``name = source``; an empty container gets its type (``list[Any]``), for which
+    mypy would otherwise ask ("Need type annotation") in a project that type-checks tests."""
+    kind = _EMPTY.get(source.strip())
+    return f"{name}: {kind} = {source}" if kind else f"{name} = {source}"
+
+
+def _untyped_empty(case: Case) -> bool:
+    """Whether the test assigns an empty container to a variable (it needs ``Any``)."""
+    base = case.pinned.base
+    values = [*base.args, *(src for _, src in base.kwargs)]
+    return case.pinned.only_in_arguments and any(v.strip() in _EMPTY for v in values)
 
 
 def render_file(target: Target, cases: Sequence[Case]) -> str:
@@ -130,6 +149,8 @@ def render_file(target: Target, cases: Sequence[Case]) -> str:
         header += ["import itertools", ""]
     if any(c.pinned.base.kind == "raise" for c in cases):
         header += ["import pytest", ""]
+    if any(_untyped_empty(c) for c in cases):
+        header += ["from typing import Any", ""]
     imports = sorted({i for c in cases for i in c.pinned.base.imports}) or [
         (target.module, function.split(".", 1)[0])
     ]

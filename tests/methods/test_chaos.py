@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,48 @@ def test_a_generator_is_pinned_only_as_far_as_the_mutant_differs(
             assert found.base == ours
         else:
             assert (found.base.result, found.base.yields, found.base.exhausted) == (cut, 2, False)
+
+
+FILL = "def fill(items: list[int], extra: dict[str, int]) -> None:\n    items.append(1)\n"
+
+
+def test_an_empty_argument_is_typed_so_the_projects_mypy_accepts_the_test(
+    tmp_path: Path,
+) -> None:
+    """tabulate's test wrote ``arg_1 = []`` and the types gate refused it: "Need type
+    annotation"; an empty list or dict is now written ``list[Any]`` (``dict[Any, Any]``), and
+    a call that returns None is made, not asserted (mypy: "does not return a value")."""
+    entry = {"args": ["[]", "{}"], "kwargs": {}, "outcome": "return", "result": "None"}
+    entry |= {"result_literal": True, "after": "([[1], {}], {})"}
+    base = Outcome.from_json(entry)
+    mutant = Outcome.from_json({**entry, "after": "([[], {}], {})"})
+    pinned = disagreement(Observed((base,)), Observed((mutant,)))
+    assert pinned is not None and pinned.only_in_arguments
+    target = Target(file="fill.py", module="fill", qualname="fill")
+    text = render_file(target, [Case("test_pinned", ("`items.append(1)` removed",), pinned)])
+    assert "arg_0: list[Any] = []" in text and "arg_1: dict[Any, Any] = {}" in text
+    assert "    fill(arg_0, arg_1)\n" in text and "is None" not in text  # mypy: no value
+    assert "    assert arg_0 == [1]" in text
+    (tmp_path / "fill.py").write_text(FILL)
+    (tmp_path / "test_fill.py").write_text(text)
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_fill.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + text
+    untyped = text.replace(": list[Any] = []", " = []").replace(": dict[Any, Any] = {}", " = {}")
+    (tmp_path / "test_fill.py").write_text(untyped)  # the test as it was written before
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_fill.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Need type annotation" in checked.stdout
 
 
 def _proven(
