@@ -325,25 +325,22 @@ def test_an_empty_argument_is_typed_so_the_projects_mypy_accepts_the_test(
     assert "    fill(arg_0, arg_1)\n" in text and "is None" not in text  # mypy: no value
     assert "    assert arg_0 == [1]" in text
     (tmp_path / "fill.py").write_text(FILL)
-    (tmp_path / "test_fill.py").write_text(text)
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_fill.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    checked = _strict_mypy(tmp_path, text)
     assert checked.returncode == 0, checked.stdout + text
     untyped = text.replace(": list[Any] = []", " = []").replace(": dict[Any, Any] = {}", " = {}")
-    (tmp_path / "test_fill.py").write_text(untyped)  # the test as it was written before
-    checked = subprocess.run(
+    assert "Need type annotation" in _strict_mypy(tmp_path, untyped).stdout  # as it was written
+
+
+def _strict_mypy(folder: Path, test_text: str) -> subprocess.CompletedProcess[str]:
+    """``mypy --strict`` on ``test_text`` saved as ``test_fill.py`` in ``folder``."""
+    (folder / "test_fill.py").write_text(test_text)
+    return subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_fill.py"],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert "Need type annotation" in checked.stdout
 
 
 def _proven(
