@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.config import DEFAULT_EXCLUDE
+from bot.core.baseline import Baseline
 from bot.core.candidate import Target
 from bot.core.errors import UserError
-from bot.core.request import Limits, TargetSpec
+from bot.core.request import Limits, Request, TargetSpec
 from bot.core.testrun import run_suite
 from bot.core.worktree import Worktrees
 from bot.flow.characterize import _drop_uncapturable, prepare
 from bot.flow.progress import Progress
 from bot.flow.targets import rank_profiled, resolve_specs
+from bot.report.results import TargetReport
 from tests.conftest import make_request
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\n"
@@ -132,6 +134,29 @@ def _blob(data: str) -> object:
 @pytest.fixture
 def project(make_repo: Callable[..., Path]) -> Path:
     return make_repo(FILES)
+
+
+def _one_module(
+    make_repo: Callable[..., Path], name: str, module: str, tests: str, max_targets: int
+) -> Request:
+    """A request on a repository whose project ``proj`` is ``pkg.<name>`` and its tests."""
+    files = {
+        "proj/pyproject.toml": PYPROJECT,
+        "proj/src/pkg/__init__.py": "",
+        f"proj/src/pkg/{name}.py": module,
+        f"proj/tests/test_{name}.py": tests,
+    }
+    limits = Limits(max_targets=max_targets)
+    return make_request(make_repo(files), "proj", exclude=DEFAULT_EXCLUDE, limits=limits)
+
+
+def _prepared(
+    request: Request, label: str, progress: Progress | None = None
+) -> tuple[Baseline, list[TargetReport]]:
+    """``prepare`` on a base worktree of the request's repository (removed afterwards)."""
+    with Worktrees(request.repo_root, request.home, label) as trees:
+        base = trees.add("base", request.base_commit)
+        return prepare(request, base, trees.root, progress or Progress())
 
 
 def test_profile_ranks_project_functions_and_never_tests_or_generated(project: Path) -> None:
@@ -285,17 +310,8 @@ def test_counter():
 
 def test_a_private_method_is_captured(make_repo: Callable[..., Path]) -> None:
     """A name-mangled ``__bump`` is profiled as ``Counter.__bump``; capture finds it."""
-    files = {
-        "proj/pyproject.toml": PYPROJECT,
-        "proj/src/pkg/__init__.py": "",
-        "proj/src/pkg/counter.py": PRIVATE,
-        "proj/tests/test_counter.py": PRIVATE_TEST,
-    }
-    repo = make_repo(files)
-    request = make_request(repo, "proj", exclude=DEFAULT_EXCLUDE, limits=Limits(max_targets=5))
-    with Worktrees(repo, request.home, "private") as trees:
-        base = trees.add("base", request.base_commit)
-        baseline, reports = prepare(request, base, trees.root, Progress())
+    request = _one_module(make_repo, "counter", PRIVATE, PRIVATE_TEST, max_targets=5)
+    baseline, reports = _prepared(request, "private")
     assert "pkg.counter:Counter.__bump" in {r.target.key for r in reports}
     assert baseline.captured_calls["pkg.counter:Counter.__bump"] > 0
 
@@ -345,25 +361,14 @@ def test_a_spare_stands_in_for_a_target_none_of_whose_calls_can_be_recorded(
     make_repo: Callable[..., Path],
 ) -> None:
     """``apply`` is the hottest, but every call passes a lambda, which cannot be pickled."""
-    files = {
-        "proj/pyproject.toml": PYPROJECT,
-        "proj/src/pkg/__init__.py": "",
-        "proj/src/pkg/calls.py": LAMBDAS,
-        "proj/tests/test_calls.py": LAMBDAS_TEST,
-    }
-    repo = make_repo(files)
-    request = make_request(repo, "proj", exclude=DEFAULT_EXCLUDE, limits=Limits(max_targets=1))
+    request = _one_module(make_repo, "calls", LAMBDAS, LAMBDAS_TEST, max_targets=1)
     progress = Progress()
-    with Worktrees(repo, request.home, "spares") as trees:
-        base = trees.add("base", request.base_commit)
-        baseline, reports = prepare(request, base, trees.root, progress)
+    baseline, reports = _prepared(request, "spares", progress)
     assert [r.target.key for r in reports] == ["pkg.calls:plain"]
     assert baseline.captured_calls == {"pkg.calls:plain": 1}
     assert "note: pkg.calls:apply left out: none of its calls could be recorded" in progress.lines
 
     named = dataclasses.replace(request, targets=(TargetSpec("src/pkg/calls.py", "apply"),))
-    with Worktrees(repo, request.home, "named") as trees:
-        base = trees.add("base", request.base_commit)
-        baseline, reports = prepare(named, base, trees.root, Progress())
+    baseline, reports = _prepared(named, "named")
     assert [r.target.key for r in reports] == ["pkg.calls:apply"]  # what was asked for
     assert baseline.captured_calls == {"pkg.calls:apply": 0}

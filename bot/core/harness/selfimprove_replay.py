@@ -293,6 +293,7 @@ class Replayer:
         reasons: dict[str, str] = {}
         errors: list[str] = []
         watch = Watch(self.other.foreign[world] if self.other else ())
+        moved = self.moved(key, world)
         try:
             func = watch.wrap(self.function(key, world))
         except Exception as exc:
@@ -309,7 +310,7 @@ class Replayer:
                 reasons[str(index)] = f"cannot load: {type(exc).__name__}: {_short(str(exc))}"
                 continue
             try:
-                comparer = Comparer(rel_tol, abs_tol, moved=self.moved(key, world))
+                comparer = Comparer(rel_tol, abs_tol, moved=moved)
                 reason = _replay_call(func, args, kwargs, record, result, after, comparer)
             except KeyboardInterrupt:
                 raise
